@@ -1,0 +1,175 @@
+# SPDX-License-Identifier: ISC
+#
+# ferry - one GNU Makefile, no autotools.
+#
+#   make              build ./ferry
+#   make test         unit tests (no network, seconds)
+#   make check        installs missing packages, then unit + corpus replay +
+#                     integration tests against a private Dovecot
+#   make demo         installs missing packages, then a sync on a demo Dovecot
+#   make fuzz         libFuzzer targets (clang); make fuzz-run FUZZTIME=60
+#   make lint         layer check and banned-call grep
+#   make format       clang-format in place; format-check only checks
+#
+# Knobs: SANITIZE=address,undefined  DEVELOPER=1 (-Werror)  V=1 (full lines)
+#        PREFIX DESTDIR CC CFLAGS LDFLAGS
+
+VERSION   = 0.1.0
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+DOCDIR   ?= $(PREFIX)/share/doc/ferry
+PKG_CONFIG ?= pkg-config
+PKGS      = openssl sqlite3 yaml-0.1 zlib
+CFLAGS   ?= -O2 -g
+BUILD    ?= build
+
+WARN = -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
+       -Wmissing-prototypes -Wold-style-definition -Wpointer-arith \
+       -Wwrite-strings -Wformat=2 -Wvla -Wundef -Wcast-align \
+       -Wimplicit-fallthrough -Wnull-dereference -fno-common
+
+ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+	     -DFERRY_VERSION='"$(VERSION)"' -I. $(WARN) $(CFLAGS) \
+	     $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) -MMD -MP
+ALL_LDFLAGS = $(LDFLAGS)
+LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+
+ifdef SANITIZE
+ALL_CFLAGS  += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all \
+	       -fno-omit-frame-pointer
+ALL_LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+ifdef DEVELOPER
+ALL_CFLAGS += -Werror
+endif
+
+ifeq ($(V),1)
+Q =
+quiet =
+else
+Q = @
+quiet = @printf '  %-7s %s\n' $(1) $(2);
+endif
+
+LIB_SRC   = $(wildcard util/*.c imap/*.c store/*.c sync/*.c) \
+	    $(filter-out cmd/main.c,$(wildcard cmd/*.c))
+LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB       = $(BUILD)/libferry.a
+UNIT_SRC  = $(wildcard tests/unit/test_*.c)
+UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+INTEG_SRC = $(wildcard tests/integ/test_*.c)
+INTEG_BIN = $(INTEG_SRC:tests/integ/%.c=$(BUILD)/tests/%)
+INTEG_SH  = $(sort $(wildcard tests/integ/test_*.sh))
+FUZZ_SRC  = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN  = $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+REPLAY_BIN = $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(BUILD)/tests/replay_%)
+TEST_LIB  = $(BUILD)/tests/t.o $(BUILD)/tests/helpers.o
+
+.PHONY: all test check check-run demo demo-run deps install uninstall \
+	format format-check lint check-layers fuzz fuzz-run clean
+
+all: ferry
+
+ferry: $(BUILD)/cmd/main.o $(LIB)
+	$(call quiet,LINK,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(LIB): $(LIB_OBJ)
+	$(call quiet,AR,$@)rm -f $@ && $(AR) rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call quiet,CC,$<)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(TEST_LIB) $(LIB)
+	@mkdir -p $(dir $@)
+	$(call quiet,CCLD,$@)$(CC) $(ALL_CFLAGS) -Itests $(ALL_LDFLAGS) \
+	    -o $@ $< $(TEST_LIB) $(LIB) $(LIBS)
+
+$(BUILD)/tests/%: tests/integ/%.c $(TEST_LIB) $(LIB)
+	@mkdir -p $(dir $@)
+	$(call quiet,CCLD,$@)$(CC) $(ALL_CFLAGS) -Itests $(ALL_LDFLAGS) \
+	    -o $@ $< $(TEST_LIB) $(LIB) $(LIBS)
+
+$(BUILD)/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(call quiet,CCLD,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ \
+	    $< tests/fuzz/replay_main.c $(LIB) $(LIBS)
+
+# Unit tests: no network, no Dovecot.
+test: $(UNIT_BIN)
+	$(Q)tests/run-suite.sh $(UNIT_BIN)
+
+# check installs what the tests need, then re-reads this Makefile so that
+# pkg-config sees the freshly installed libraries.
+check: deps
+	$(Q)$(MAKE) --no-print-directory check-run
+
+check-run: ferry $(UNIT_BIN) $(INTEG_BIN) $(REPLAY_BIN)
+	$(Q)FERRY=$(abspath ferry) tests/dovecot.sh run tests/run-suite.sh \
+	    $(UNIT_BIN) $(REPLAY_BIN) $(INTEG_BIN) $(INTEG_SH)
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory demo-run
+
+demo-run: ferry
+	$(Q)FERRY=$(abspath ferry) tests/demo.sh
+
+deps:
+	$(Q)tests/deps.sh
+
+install: ferry
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DOCDIR)
+	install -m 755 ferry $(DESTDIR)$(BINDIR)/ferry
+	install -m 644 sample.yaml README.md $(DESTDIR)$(DOCDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/ferry
+	rm -f $(DESTDIR)$(DOCDIR)/sample.yaml $(DESTDIR)$(DOCDIR)/README.md
+	-rmdir $(DESTDIR)$(DOCDIR)
+
+SOURCES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || \
+	    find cmd sync store imap util tests -name '*.[ch]')
+
+format:
+	clang-format -i $(SOURCES)
+
+format-check:
+	$(Q)clang-format --dry-run --Werror $(SOURCES)
+
+lint: check-layers
+	$(Q)tests/lint.sh banned $(SOURCES)
+
+check-layers:
+	$(Q)tests/lint.sh layers $(SOURCES)
+
+# libFuzzer targets.  Each links the library built with clang and the
+# fuzzer's sanitizers into its own tree so that it never mixes with a gcc
+# build.
+FUZZ_CC    ?= clang
+FUZZ_FLAGS  = -g -O1 -fsanitize=fuzzer,address,undefined
+FUZZTIME   ?= 60
+
+fuzz:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/fuzz-build CC=$(FUZZ_CC) \
+	    CFLAGS="-g -O1 -fsanitize=address,undefined -fsanitize=fuzzer-no-link" \
+	    fuzz-bins
+
+fuzz-bins: $(LIB)
+	$(Q)mkdir -p $(BUILD)/fuzz; for f in $(FUZZ_SRC); do \
+	    n=$$(basename $$f .c); \
+	    echo "  FUZZ    $$n"; \
+	    $(CC) $(ALL_CFLAGS) $(FUZZ_FLAGS) -o $(BUILD)/fuzz/$$n $$f $(LIB) \
+	        $(LIBS) || exit 1; done
+
+fuzz-run: fuzz
+	$(Q)for f in $(FUZZ_SRC); do \
+	    n=$$(basename $$f .c); t=$${n#fuzz_}; \
+	    mkdir -p $(BUILD)/corpus/$$t; \
+	    $(BUILD)/fuzz-build/fuzz/$$n -max_total_time=$(FUZZTIME) \
+	        -dict=tests/fuzz/$$t.dict $(BUILD)/corpus/$$t \
+	        tests/fuzz/corpus/$$t || exit 1; done
+
+clean:
+	rm -rf $(BUILD) ferry
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

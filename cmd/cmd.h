@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * cmd.h - the subcommands and what they share.
+ *
+ * Each subcommand gets the global options in a struct cmd_ctx and its own
+ * argument vector (argv[0] is the command name) and returns an exit status
+ * from exitcode.h.  Subcommands report their errors themselves: they are
+ * the layer that decides.
+ */
+#ifndef FERRY_CMD_H
+#define FERRY_CMD_H
+
+struct cmd_ctx {
+	const char *config_path; /* -c, or NULL for the default */
+	int verbose; /* count of -v */
+	int quiet;
+	int help;
+	int version;
+};
+
+struct command {
+	const char *name;
+	const char *help;
+	int (*fn)(struct cmd_ctx *, int, char **);
+};
+
+int cmd_version(struct cmd_ctx *, int, char **);
+int cmd_help(struct cmd_ctx *, int, char **);
+
+#endif
