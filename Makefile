@@ -28,7 +28,8 @@ WARN = -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
        -Wwrite-strings -Wformat=2 -Wvla -Wundef -Wcast-align \
        -Wimplicit-fallthrough -Wnull-dereference -fno-common
 
-ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_XOPEN_SOURCE=700 \
+	     -D_DEFAULT_SOURCE \
 	     -DFERRY_VERSION='"$(VERSION)"' -I. $(WARN) $(CFLAGS) \
 	     $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) -MMD -MP
 ALL_LDFLAGS = $(LDFLAGS)
@@ -65,12 +66,16 @@ FUZZ_BIN  = $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 REPLAY_BIN = $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(BUILD)/tests/replay_%)
 TEST_LIB  = $(BUILD)/tests/t.o $(BUILD)/tests/helpers.o
 
-.PHONY: all test check check-run demo demo-run deps install uninstall \
+.PHONY: all tests-build test check check-run demo demo-run deps install uninstall \
 	format format-check lint check-layers fuzz fuzz-run clean
 
-all: ferry
+# The default build puts the binary at ./ferry; other build trees
+# (BUILD=build-asan ...) keep theirs inside the tree.
+BIN = $(if $(filter build,$(BUILD)),ferry,$(BUILD)/ferry)
 
-ferry: $(BUILD)/cmd/main.o $(LIB)
+all: $(BIN)
+
+$(BIN): $(BUILD)/cmd/main.o $(LIB)
 	$(call quiet,LINK,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(LIB): $(LIB_OBJ)
@@ -95,6 +100,8 @@ $(BUILD)/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(LIB)
 	$(call quiet,CCLD,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ \
 	    $< tests/fuzz/replay_main.c $(LIB) $(LIBS)
 
+tests-build: $(BIN) $(UNIT_BIN) $(INTEG_BIN) $(REPLAY_BIN)
+
 # Unit tests: no network, no Dovecot.
 test: $(UNIT_BIN)
 	$(Q)tests/run-suite.sh $(UNIT_BIN)
@@ -104,22 +111,22 @@ test: $(UNIT_BIN)
 check: deps
 	$(Q)$(MAKE) --no-print-directory check-run
 
-check-run: ferry $(UNIT_BIN) $(INTEG_BIN) $(REPLAY_BIN)
-	$(Q)FERRY=$(abspath ferry) tests/dovecot.sh run tests/run-suite.sh \
+check-run: $(BIN) $(UNIT_BIN) $(INTEG_BIN) $(REPLAY_BIN)
+	$(Q)FERRY=$(abspath $(BIN)) tests/dovecot.sh run tests/run-suite.sh \
 	    $(UNIT_BIN) $(REPLAY_BIN) $(INTEG_BIN) $(INTEG_SH)
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory demo-run
 
-demo-run: ferry
-	$(Q)FERRY=$(abspath ferry) tests/demo.sh
+demo-run: $(BIN)
+	$(Q)FERRY=$(abspath $(BIN)) tests/demo.sh
 
 deps:
 	$(Q)tests/deps.sh
 
-install: ferry
+install: $(BIN)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DOCDIR)
-	install -m 755 ferry $(DESTDIR)$(BINDIR)/ferry
+	install -m 755 $(BIN) $(DESTDIR)$(BINDIR)/ferry
 	install -m 644 sample.yaml README.md $(DESTDIR)$(DOCDIR)/
 
 uninstall:

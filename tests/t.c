@@ -116,7 +116,7 @@ t_main(const struct t_case *cases, size_t n, int argc, char **argv)
 {
 	const char *only = argc > 1 ? argv[1] : NULL;
 	volatile unsigned passed = 0, failed = 0;
-	size_t i;
+	volatile size_t i;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (i = 0; i < n; i++) {
