@@ -66,6 +66,8 @@ FUZZ_BIN  = $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 REPLAY_BIN = $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(BUILD)/tests/replay_%)
 TEST_LIB  = $(BUILD)/tests/t.o $(BUILD)/tests/helpers.o
 
+.SECONDARY:
+
 .PHONY: all tests-build test check check-run demo demo-run deps install uninstall \
 	format format-check lint check-layers fuzz fuzz-run clean
 
@@ -97,7 +99,8 @@ $(BUILD)/tests/%: tests/integ/%.c $(TEST_LIB) $(LIB)
 
 $(BUILD)/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(call quiet,CCLD,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ \
+	$(call quiet,CCLD,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) \
+	    -DREPLAY_CORPUS='"tests/fuzz/corpus/$*"' -o $@ \
 	    $< tests/fuzz/replay_main.c $(LIB) $(LIBS)
 
 tests-build: $(BIN) $(UNIT_BIN) $(INTEG_BIN) $(REPLAY_BIN)
@@ -151,14 +154,17 @@ check-layers:
 
 # libFuzzer targets.  Each links the library built with clang and the
 # fuzzer's sanitizers into its own tree so that it never mixes with a gcc
-# build.
+# build.  UBSan must not recover, or libFuzzer never sees what it finds.
+# Crash files go under $(BUILD), never into the source tree.
 FUZZ_CC    ?= clang
-FUZZ_FLAGS  = -g -O1 -fsanitize=fuzzer,address,undefined
+FUZZ_SAN    = -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_FLAGS  = -g -O1 -fsanitize=fuzzer $(FUZZ_SAN)
 FUZZTIME   ?= 60
 
+.PHONY: fuzz-bins
 fuzz:
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/fuzz-build CC=$(FUZZ_CC) \
-	    CFLAGS="-g -O1 -fsanitize=address,undefined -fsanitize=fuzzer-no-link" \
+	    CFLAGS="-g -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link" \
 	    fuzz-bins
 
 fuzz-bins: $(LIB)
@@ -171,8 +177,9 @@ fuzz-bins: $(LIB)
 fuzz-run: fuzz
 	$(Q)for f in $(FUZZ_SRC); do \
 	    n=$$(basename $$f .c); t=$${n#fuzz_}; \
-	    mkdir -p $(BUILD)/corpus/$$t; \
+	    mkdir -p $(BUILD)/corpus/$$t $(BUILD)/fuzz-crashes; \
 	    $(BUILD)/fuzz-build/fuzz/$$n -max_total_time=$(FUZZTIME) \
+	        -artifact_prefix=$(BUILD)/fuzz-crashes/$$t- \
 	        -dict=tests/fuzz/$$t.dict $(BUILD)/corpus/$$t \
 	        tests/fuzz/corpus/$$t || exit 1; done
 

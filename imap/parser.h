@@ -14,12 +14,21 @@
  * list nesting depth, the number of arguments, the size of a literal held
  * in memory, and the size of any literal at all.  A literal larger than
  * max_inline_lit is streamed to the sink set with imap_parser_set_sink()
- * instead of being held in memory; with no sink it is an error.
+ * instead of being held in memory; with no sink it is an error.  The
+ * literals held in memory for one response may add up to 4 times
+ * max_inline_lit; past that they go to the sink too.  max_line counts every
+ * byte that is not literal data, CRLFs included.  Memory stays within
+ * bounds derived from the limits, whatever the server announces.
+ *
+ * Status responses (OK NO BAD PREAUTH BYE) and continuation requests are
+ * one line by the grammar: a "{5}" at the end of their text is text, not
+ * a literal.
  *
  * Two kinds of error:
  *   - fatal (return -1): the framing is lost (a line longer than max_line,
  *     a literal over max_literal, an unparseable literal size, a sink
- *     that failed).  The connection must be dropped.
+ *     that failed).  The connection must be dropped; every later feed
+ *     fails the same way.
  *   - per-response (return 1, resp->kind == IMAP_RESP_INVALID, resp->error
  *     says why): the response was framed but its contents are malformed
  *     (unbalanced parentheses or quotes, too deep, NUL byte in a line,
@@ -111,7 +120,10 @@ struct imap_resp {
  * A sink receives big literals in pieces.  open() is called with the
  * announced size before the first byte, write() with each piece, close()
  * after the last byte (also for size 0).  Any callback returning -1 makes
- * the feed fail fatally.
+ * the feed fail fatally, and no callback follows: the sink's owner cleans
+ * up, as it does when the parser is freed in the middle of a literal.  A
+ * literal is streamed as it arrives, before the rest of its response is
+ * seen, so it may belong to a response that turns out IMAP_RESP_INVALID.
  */
 struct imap_sink {
 	int (*open)(void *arg, uint64_t size);
@@ -123,7 +135,11 @@ struct imap_sink {
 /* NULL limits means imap_default_limits. */
 struct imap_parser *imap_parser_new(const struct imap_limits *);
 void imap_parser_free(struct imap_parser *);
-/* Set (or, with NULL, clear) where big literals go. */
+/*
+ * Set (or, with NULL, clear) where big literals go.  The struct is copied;
+ * open, write and close must all be set.  A literal already streaming
+ * keeps the sink it started with.
+ */
 void imap_parser_set_sink(struct imap_parser *, const struct imap_sink *);
 
 /*
@@ -132,12 +148,16 @@ void imap_parser_set_sink(struct imap_parser *, const struct imap_sink *);
  * consumed.  Return 1 when *resp_out holds a complete response (valid until
  * the next call; the caller feeds the rest, data + *used_out, again), 0
  * when all input was consumed and more is needed, and -1 on a fatal error
- * described in err (kind ERR_PROTO or ERR_LIMIT).
+ * described in err (kind ERR_PROTO or ERR_LIMIT, or ERR_SYS when a sink
+ * callback failed).
  */
 int imap_parser_feed(struct imap_parser *, const char *, size_t,
     size_t *used_out, const struct imap_resp **resp_out, struct err *);
 
-/* Accessors that tolerate NULL and wrong types. */
+/* "OK", "NO", "BAD", "PREAUTH", "BYE"; NULL for IMAP_STATUS_NONE. */
+const char *imap_status_name(enum imap_status);
+
+/* Accessors that tolerate NULL and wrong types (imap/arg.c). */
 bool imap_arg_is_atom(const struct imap_arg *, const char *ci);
 /* ATOM, STRING or LITERAL (not NIL): its bytes. */
 bool imap_arg_string(const struct imap_arg *, struct str *out);
@@ -152,7 +172,11 @@ bool imap_arg_list(
  * Append a canonical printed form of resp to out (for tests and traces):
  * tokens separated by spaces, strings quoted, literals as {n}, NIL, lists
  * in parentheses; status responses as "TAG OK [CODE args] text".
- * Return 0, or -1 when out's maximum is reached.
+ * Literals held in memory print as "{n}\r\n" and their bytes, so that a
+ * printed response parses back to the same tree; literals sent to the sink
+ * print as "{n}" alone.  Untagged responses print with tag "*", invalid
+ * ones as "INVALID tag: error".  Return 0, or -1 (out unchanged) when
+ * out's maximum is reached.
  */
 struct buf;
 int imap_resp_print(const struct imap_resp *, struct buf *);
