@@ -24,7 +24,22 @@ struct command {
 	int (*fn)(struct cmd_ctx *, int, char **);
 };
 
+struct config;
+struct err;
+struct imap_client;
+struct loop;
+struct store_conf;
+
 int cmd_version(struct cmd_ctx *, int, char **);
 int cmd_help(struct cmd_ctx *, int, char **);
+int cmd_check(struct cmd_ctx *, int, char **);
+
+/* Load -c FILE, or the default file; 0, or -1 with err (ERR_CONFIG). */
+int cmd_load_config(const struct cmd_ctx *, struct config *, struct err *);
+/* A client for an IMAP store, not yet connected; NULL with err. */
+struct imap_client *cmd_imap_client(
+    struct loop *, const struct store_conf *, struct err *);
+/* The exit status for an error of this kind (exitcode.h). */
+int cmd_exit_for(const struct err *);
 
 #endif

@@ -10,12 +10,12 @@
 struct buf;
 
 /* Append the encoding of data to out; 0, or -1 past out's maximum. */
-int	base64_encode(const void *data, size_t len, struct buf *out);
+int base64_encode(const void *data, size_t len, struct buf *out);
 /*
  * Append the decoding of text to out.  Strict: only the standard
  * alphabet, padding only at the end, no whitespace.  0, or -1 on bad
  * input or past out's maximum (out is then unchanged).
  */
-int	base64_decode(const char *text, size_t len, struct buf *out);
+int base64_decode(const char *text, size_t len, struct buf *out);
 
 #endif

@@ -42,6 +42,7 @@ log_msg(enum log_level l, const char *fmt, ...)
 
 	if (l > level)
 		return;
+	fflush(stdout); /* keep what was printed so far in front */
 	fputs(prefix[l], stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);

@@ -210,9 +210,13 @@ static void
 test_base64_round_trip(void)
 {
 	static const char *const vec[][2] = {
-		{ "", "" }, { "f", "Zg==" }, { "fo", "Zm8=" }, { "foo", "Zm9v" },
-		{ "foob", "Zm9vYg==" }, { "fooba", "Zm9vYmE=" },
-		{ "foobar", "Zm9vYmFy" },
+	    {"", ""},
+	    {"f", "Zg=="},
+	    {"fo", "Zm8="},
+	    {"foo", "Zm9v"},
+	    {"foob", "Zm9vYg=="},
+	    {"fooba", "Zm9vYmE="},
+	    {"foobar", "Zm9vYmFy"},
 	};
 	struct buf b;
 	size_t i;
@@ -236,7 +240,13 @@ static void
 test_base64_rejects(void)
 {
 	static const char *const bad[] = {
-		"Zg=", "Z===", "Zg==Zg==", "Zm9v!A==", "Zm 9", "=Zg=", "Zg=a",
+	    "Zg=",
+	    "Z===",
+	    "Zg==Zg==",
+	    "Zm9v!A==",
+	    "Zm 9",
+	    "=Zg=",
+	    "Zg=a",
 	};
 	struct buf b;
 	size_t i;
@@ -251,8 +261,8 @@ test_base64_rejects(void)
 }
 
 static const struct t_case cases[] = {
-	{ "base64 round trip", test_base64_round_trip },
-	{ "base64 rejects", test_base64_rejects },
+    {"base64 round trip", test_base64_round_trip},
+    {"base64 rejects", test_base64_rejects},
     {"buf grows and stays terminated", test_buf_grows_and_stays_terminated},
     {"buf max fails cleanly", test_buf_max_fails_cleanly},
     {"buf reserve/commit/consume", test_buf_reserve_commit_consume},
