@@ -85,7 +85,7 @@ imap_arg_list(const struct imap_arg *a, const struct imap_arg **list, size_t *n)
 
 /* Printing, for tests and traces. */
 
-static int print_args(const struct imap_arg *, size_t, struct buf *);
+static int print_args(const struct imap_arg *, size_t, struct buf *, bool);
 
 static int
 print_quoted(struct str s, struct buf *b)
@@ -105,8 +105,9 @@ print_quoted(struct str s, struct buf *b)
 	return buf_putc(b, '"');
 }
 
+/* brief: literal bytes are shown as their size only (traces). */
 static int
-print_arg(const struct imap_arg *a, struct buf *b)
+print_arg(const struct imap_arg *a, struct buf *b, bool brief)
 {
 	switch (a->type) {
 	case IMAP_ARG_NIL:
@@ -116,6 +117,8 @@ print_arg(const struct imap_arg *a, struct buf *b)
 	case IMAP_ARG_STRING:
 		return print_quoted(a->s, b);
 	case IMAP_ARG_LITERAL:
+		if (brief)
+			return buf_printf(b, "{%zu}", a->s.len);
 		if (buf_printf(b, "{%zu}\r\n", a->s.len) == -1)
 			return -1;
 		return buf_append(b, a->s.p, a->s.len);
@@ -124,7 +127,7 @@ print_arg(const struct imap_arg *a, struct buf *b)
 		return buf_printf(b, "{%" PRIu64 "}", a->size);
 	case IMAP_ARG_LIST:
 		if (buf_putc(b, '(') == -1 ||
-		    print_args(a->list, a->nlist, b) == -1)
+		    print_args(a->list, a->nlist, b, brief) == -1)
 			return -1;
 		return buf_putc(b, ')');
 	}
@@ -132,13 +135,13 @@ print_arg(const struct imap_arg *a, struct buf *b)
 }
 
 static int
-print_args(const struct imap_arg *args, size_t n, struct buf *b)
+print_args(const struct imap_arg *args, size_t n, struct buf *b, bool brief)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++)
 		if ((i > 0 && buf_putc(b, ' ') == -1) ||
-		    print_arg(&args[i], b) == -1)
+		    print_arg(&args[i], b, brief) == -1)
 			return -1;
 	return 0;
 }
@@ -155,7 +158,7 @@ print_text(struct str s, struct buf *b)
 }
 
 static int
-print_status(const struct imap_resp *r, struct buf *b)
+print_status(const struct imap_resp *r, struct buf *b, bool brief)
 {
 	if (buf_printf(b, " %s", imap_status_name(r->status)) == -1)
 		return -1;
@@ -163,14 +166,14 @@ print_status(const struct imap_resp *r, struct buf *b)
 	    (buf_puts(b, " [") == -1 ||
 		buf_append(b, r->code.p, r->code.len) == -1 ||
 		(r->ncode_args > 0 && buf_putc(b, ' ') == -1) ||
-		print_args(r->code_args, r->ncode_args, b) == -1 ||
+		print_args(r->code_args, r->ncode_args, b, brief) == -1 ||
 		buf_putc(b, ']') == -1))
 		return -1;
 	return print_text(r->text, b);
 }
 
 static int
-print_resp(const struct imap_resp *r, struct buf *b)
+print_resp(const struct imap_resp *r, struct buf *b, bool brief)
 {
 	if (r->kind == IMAP_RESP_INVALID) {
 		if (buf_puts(b, "INVALID") == -1 || print_text(r->tag, b) == -1)
@@ -182,10 +185,10 @@ print_resp(const struct imap_resp *r, struct buf *b)
 	if (r->kind == IMAP_RESP_CONTINUE)
 		return print_text(r->text, b);
 	if (r->status != IMAP_STATUS_NONE)
-		return print_status(r, b);
+		return print_status(r, b, brief);
 	if (buf_putc(b, ' ') == -1)
 		return -1;
-	return print_args(r->args, r->nargs, b);
+	return print_args(r->args, r->nargs, b, brief);
 }
 
 int
@@ -193,9 +196,15 @@ imap_resp_print(const struct imap_resp *r, struct buf *b)
 {
 	size_t start = b->len;
 
-	if (print_resp(r, b) == -1) {
+	if (print_resp(r, b, false) == -1) {
 		buf_truncate(b, start);
 		return -1;
 	}
 	return 0;
+}
+
+int
+imap_resp_trace(const struct imap_resp *r, struct buf *b)
+{
+	return print_resp(r, b, true);
 }

@@ -268,12 +268,13 @@ static void
 trace_in(struct imap_client *c, const struct imap_resp *r)
 {
 	struct buf t;
+	bool cut;
 
 	if (!log_enabled(LOG_TRACE))
 		return;
 	buf_init(&t, 1024);
-	(void)imap_resp_print(r, &t);
-	log_trace("%s S: %s%s", c->name, t.data, t.len == t.max ? "..." : "");
+	cut = imap_resp_trace(r, &t) == -1;
+	log_trace("%s S: %s%s", c->name, t.data, cut ? " ..." : "");
 	buf_release(&t);
 }
 
@@ -903,7 +904,8 @@ on_response(struct imap_client *c, const struct imap_resp *r)
 		break;
 	case IMAP_RESP_INVALID:
 		/* Framed but malformed: fail the command it belongs to. */
-		if (r->tag.len > 0) {
+		if (r->tag.len > 0 && !str_eq_cstr(r->tag, "*") &&
+		    !str_eq_cstr(r->tag, "+")) {
 			dispatch_tagged(c, r);
 			break;
 		}
@@ -1254,6 +1256,8 @@ starttls_done(struct imap_client *c, const struct imap_reply *r, void *arg)
 		fail_connection(c, &e);
 }
 
+static int connect_with(struct imap_client *, int, struct err *);
+
 static int
 starttls(struct imap_client *c, struct err *err)
 {
@@ -1291,8 +1295,25 @@ starttls(struct imap_client *c, struct err *err)
 int
 imap_client_connect(struct imap_client *c, struct err *err)
 {
+	return connect_with(c, -1, err);
+}
+
+int
+imap_client_connect_fd(struct imap_client *c, int fd, struct err *err)
+{
+	return connect_with(c, fd, err);
+}
+
+/* Start on fd, or connect when fd is -1; then as imap_client_connect. */
+static int
+connect_with(struct imap_client *c, int fd, struct err *err)
+{
+	int r;
+
 	set_state(c, IMAP_ST_CONNECTING);
-	if (conn_start(c->conn, err) == -1) {
+	r = fd == -1 ? conn_start(c->conn, err) :
+		       conn_start_fd(c->conn, fd, err);
+	if (r == -1) {
 		set_state(c, IMAP_ST_CLOSED);
 		return -1;
 	}

@@ -112,6 +112,8 @@ void imap_client_free(struct imap_client *);
  * refused).  Runs the loop until done.  Return 0 or -1.
  */
 int imap_client_connect(struct imap_client *, struct err *);
+/* The same on a socket already connected (tests: a socketpair). */
+int imap_client_connect_fd(struct imap_client *, int fd, struct err *);
 
 /*
  * imap_client_login(c, user, pass, err): authenticate with AUTHENTICATE

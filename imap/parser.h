@@ -181,4 +181,10 @@ bool imap_arg_list(
 struct buf;
 int imap_resp_print(const struct imap_resp *, struct buf *);
 
+/*
+ * Like imap_resp_print, for traces: literals show only their size, and
+ * when out's maximum is reached it keeps what fits and returns -1.
+ */
+int imap_resp_trace(const struct imap_resp *, struct buf *);
+
 #endif

@@ -306,6 +306,18 @@ test_append_fetch_store_expunge(void)
 	append(&s, "Box1", "\\Flagged", "03-Nov-2026 11:00:00 +0100", msg1,
 	    sizeof(msg1) - 1);
 
+	/* MULTIAPPEND: two messages in one command, one APPENDUID set. */
+	T_ASSERT(imap_has_cap(s.c, "MULTIAPPEND"));
+	cmd = imap_cmd_new(s.c, 0, NULL, NULL);
+	imap_cmd_printf(cmd, "APPEND Box2 (\\Seen) ");
+	imap_cmd_literal(cmd, msg1, sizeof(msg1) - 1);
+	imap_cmd_printf(cmd, " (\\Draft) ");
+	imap_cmd_literal(cmd, msg1, sizeof(msg1) - 1);
+	OK(&s, "CREATE Box2");
+	T_EQ_INT(imap_cmd_wait(cmd, &e), 0);
+	T_EQ_INT(run_collect(&s, &out, &e, "STATUS Box2 (MESSAGES)"), 0);
+	T_ASSERT(strstr(out.data, "MESSAGES 2") != NULL);
+
 	OK(&s, "ENABLE CONDSTORE QRESYNC");
 	T_ASSERT(imap_is_enabled(s.c, "QRESYNC"));
 	OK(&s, "SELECT Box1 (CONDSTORE)");
