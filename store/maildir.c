@@ -1,0 +1,683 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * maildir.c - the Maildir driver (see maildir.h and store.h).
+ *
+ * A folder is a directory with cur/ new/ tmp/; a message is one file in
+ * cur/ or new/, named "<base>:2,<letters>" (in new/ usually just
+ * "<base>").  Every operation works on the file system at once, inside
+ * the call, and only its completion is deferred through the loop.
+ *
+ * Invariants:
+ *   1. A message's identity is its base name: the part of its file name
+ *      before the first ':'.  Its UID is the state's maildir_file row for
+ *      (folder, base).  Renaming a file to change its flags, or moving it
+ *      from new/ to cur/, keeps its UID; a file that appears under a new
+ *      base name (copied or moved in from elsewhere) is a new message.
+ *   2. The file exists before its state row: append renames the file into
+ *      cur/ and syncs the directory before it assigns the UID, so a crash
+ *      leaves at worst a file without a UID, which the next scan numbers.
+ *   3. UIDs are never reused within a UIDVALIDITY (the state's UIDNEXT only
+ *      grows).  A folder gets a new UIDVALIDITY only when its directory was
+ *      replaced (identity: device, inode, birth time of the folder and its
+ *      cur/) and none of the files the state knows remain in it.
+ *   4. One file per base name and folder.  When a scan meets a second file
+ *      with the same base name (copied without renaming), the first in
+ *      order (cur/ before new/, then by name) keeps the base name and its
+ *      UID; every other one is renamed to a fresh base name (same
+ *      directory, same flag suffix) and numbered as a new message.  No file
+ *      is ever removed but by store_expunge().
+ *   5. A scan is full only when cur/ and new/ were read between two equal
+ *      stats of both directories; a folder that keeps changing is reported
+ *      as not full, so that nothing is taken as deleted.
+ *   6. The scan never forgets UIDs: a file that is gone is simply absent
+ *      from the full listing.  store_expunge() forgets the UIDs it is
+ *      given, also those whose files are already gone: that is how the
+ *      sync engine says it has dealt with a disappearance.
+ *   7. Keywords: lowercase letters map to names through the folder's
+ *      "dovecot-keywords" file (Dovecot's format, "<n> <keyword>" lines, n
+ *      0..25 for 'a'..'z').  A letter, once given, keeps its meaning; the
+ *      file is written and synced before any file name uses a new letter;
+ *      letters this driver does not understand are kept on every rename.
+ *      "P" (passed) is the keyword $Forwarded.  A folder holds at most 26
+ *      keywords; PERMANENTFLAGS says so once they are used up, and flags
+ *      a folder cannot store are left out (as an IMAP server does).
+ *   8. Nothing outside the root is touched: folder names are checked
+ *      component by component, and a path whose existing part resolves
+ *      (realpath) outside the root is refused.
+ */
+#include "store/maildir.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/maildir_int.h"
+#include "util/log.h"
+#include "util/loop.h"
+#include "util/xalloc.h"
+
+enum job_kind {
+	JOB_DONE,
+	JOB_LIST,
+	JOB_SCAN,
+	JOB_APPEND,
+};
+
+/* A finished operation whose callback waits for the loop. */
+struct job {
+	struct job *next;
+	struct maildir *md;
+	uint64_t timer;
+	enum job_kind kind;
+	union {
+		store_done_cb *done;
+		store_list_cb *list;
+		store_scan_cb *scan;
+		store_append_cb *append;
+	} cb;
+	void *arg;
+	int rc;
+	struct err err;
+	uint32_t uid;
+	struct flist folders;
+	struct store_changes ch;
+	struct store_msg *msgs;
+	size_t nmsgs;
+	char *permflags;
+};
+
+/*
+ * Completions.
+ */
+
+static struct job *
+job_new(struct maildir *md, enum job_kind kind, void *arg)
+{
+	struct job *j = xcalloc(1, sizeof(*j));
+
+	md->op++;
+	j->md = md;
+	j->kind = kind;
+	j->arg = arg;
+	return j;
+}
+
+static void
+job_free(struct job *j)
+{
+	size_t i;
+
+	md_flist_free(&j->folders);
+	for (i = 0; i < j->nmsgs; i++)
+		free((char *)j->msgs[i].flags);
+	free(j->msgs);
+	free(j->permflags);
+	free(j);
+}
+
+static void
+job_fire(void *arg)
+{
+	struct job *j = arg, **pp;
+	const struct err *e = j->rc < 0 ? &j->err : NULL;
+
+	for (pp = &j->md->jobs; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == j) {
+			*pp = j->next;
+			break;
+		}
+	switch (j->kind) {
+	case JOB_DONE:
+		j->cb.done(j->arg, e);
+		break;
+	case JOB_LIST:
+		j->cb.list(
+		    j->arg, e ? NULL : j->folders.v, e ? 0 : j->folders.n, e);
+		break;
+	case JOB_SCAN:
+		j->cb.scan(j->arg, e ? NULL : &j->ch, e);
+		break;
+	case JOB_APPEND:
+		j->cb.append(j->arg, e ? 0 : j->uid, e);
+		break;
+	}
+	job_free(j);
+}
+
+/* Deliver j's result from the loop, never from inside the call. */
+static void
+job_defer(struct job *j)
+{
+	j->next = j->md->jobs;
+	j->md->jobs = j;
+	j->timer = loop_timer_add(j->md->base.loop, 0, job_fire, j);
+}
+
+/*
+ * Scanning.
+ */
+
+/* Read the folder between two equal stamps; *full when that worked. */
+static int
+read_stable(struct maildir *md, const struct where *w, struct ents *e,
+    bool *full, struct err *err)
+{
+	uint64_t before, after, token;
+	int i;
+
+	for (i = 0; i < SCAN_TRIES; i++) {
+		md_ents_clear(e);
+		if (md_stamp(w->path, &before, &token) < 0)
+			return md_fail_sys(
+			    md, err, ERR_BOX, w->name, "stat %s", w->path);
+		if (md_read_folder(md, w, true, e, err) < 0)
+			return -1;
+		if (md_stamp(w->path, &after, &token) < 0)
+			return md_fail_sys(
+			    md, err, ERR_BOX, w->name, "stat %s", w->path);
+		if (before == after) {
+			*full = true;
+			return 0;
+		}
+	}
+	log_debug("maildir %s: folder %s kept changing during the scan; "
+		  "the listing is partial",
+	    md->base.name, w->name);
+	*full = false;
+	return 0;
+}
+
+/* Rename e to a fresh base name (it shares its base with another file). */
+static int
+rename_dup(
+    struct maildir *md, const struct where *w, struct ent *e, struct err *err)
+{
+	char from[PATH_MAX], to[PATH_MAX], base[STATE_BASE_MAX + 1];
+	struct ent fresh = *e;
+
+	if (md_unique_base(md, base, sizeof(base)) < 0)
+		return md_fail(md, err, ERR_BOX, w->name, "host name too long");
+	fresh.name = xasprintf("%s%s", base, e->name + e->baselen);
+	fresh.baselen = strlen(base);
+	if (md_ent_path(w, e, from, sizeof(from)) < 0 ||
+	    md_ent_path(w, &fresh, to, sizeof(to)) < 0) {
+		free(fresh.name);
+		return md_fail(md, err, ERR_BOX, w->name, "path too long");
+	}
+	if (rename(from, to) < 0) {
+		free(fresh.name);
+		if (errno == ENOENT) { /* moved meanwhile: seen elsewhere */
+			e->gone = true;
+			return 0;
+		}
+		return md_fail_sys(
+		    md, err, ERR_BOX, w->name, "renaming duplicate %s", from);
+	}
+	log_debug("maildir %s: %s shares its base name with another file; "
+		  "renamed to %s",
+	    md->base.name, from, to);
+	free(e->name);
+	*e = fresh;
+	return 0;
+}
+
+/* Does p hold the empty line that ends a header block? */
+static bool
+header_ends(const char *p, size_t len)
+{
+	size_t i;
+
+	if ((len > 0 && p[0] == '\n') ||
+	    (len > 1 && p[0] == '\r' && p[1] == '\n'))
+		return true;
+	for (i = 0; i + 1 < len; i++) {
+		if (p[i] != '\n')
+			continue;
+		if (p[i + 1] == '\n' ||
+		    (i + 2 < len && p[i + 1] == '\r' && p[i + 2] == '\n'))
+			return true;
+	}
+	return false;
+}
+
+/* Fingerprint e from its header block (at most STORE_HEADER_MAX bytes). */
+static void
+ent_fingerprint(const struct maildir *md, const struct where *w, struct ent *e)
+{
+	char p[PATH_MAX], *buf;
+	size_t len = 0, want;
+	ssize_t r = 0;
+	int fd;
+
+	if (md_ent_path(w, e, p, sizeof(p)) < 0 ||
+	    (fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		log_debug("maildir %s: no fingerprint for %s: %s",
+		    md->base.name, e->name, strerror(errno));
+		return;
+	}
+	buf = xmalloc(STORE_HEADER_MAX);
+	while (len < STORE_HEADER_MAX && !header_ends(buf, len)) {
+		want = STORE_HEADER_MAX - len < 8192 ? STORE_HEADER_MAX - len
+						     : 8192;
+		r = read(fd, buf + len, want);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+	}
+	if (r >= 0 || len > 0) {
+		store_fingerprint(buf, len, e->size, e->mtime, e->fp);
+		e->fp_len = STORE_FP_LEN;
+	}
+	close(fd);
+	free(buf);
+}
+
+/*
+ * Give every file of e its UID: the known one for its base name, or a
+ * new one.  Duplicated base names are handled by rename_dup() (see the
+ * invariants), and new files are numbered oldest first and fingerprinted.
+ */
+static int
+number(struct maildir *md, const struct where *w,
+    const struct state_mdfolder *f, struct ents *e, struct err *err)
+{
+	char base[STATE_BASE_MAX + 1];
+	struct ent **fresh = NULL, *x, *prev = NULL;
+	size_t i, nfresh = 0;
+	int r = 0;
+
+	qsort(e->v, e->n, sizeof(e->v[0]), md_ent_cmp);
+	for (i = 0; i < e->n && r >= 0; i++) {
+		x = &e->v[i];
+		if (prev != NULL && md_base_cmp(prev->name, prev->baselen,
+					x->name, x->baselen) == 0)
+			r = rename_dup(md, w, x, err);
+		else {
+			prev = x;
+			md_ent_base(x, base);
+			r = state_maildir_lookup(
+			    md->state, f->id, base, &x->uid, err);
+		}
+	}
+	if (r < 0)
+		return -1;
+	fresh = xreallocarray(NULL, e->n + 1, sizeof(*fresh));
+	for (i = 0; i < e->n; i++)
+		if (e->v[i].uid == 0 && !e->v[i].gone)
+			fresh[nfresh++] = &e->v[i];
+	qsort(fresh, nfresh, sizeof(*fresh), md_ent_age_cmp);
+	for (i = 0; i < nfresh && r >= 0; i++) {
+		md_ent_base(fresh[i], base);
+		r = state_maildir_assign(
+		    md->state, f->id, base, &fresh[i]->uid, err);
+		if (r >= 0)
+			ent_fingerprint(md, w, fresh[i]);
+	}
+	free(fresh);
+	return r < 0 ? -1 : 0;
+}
+
+/*
+ * Fingerprint every file at or above uid from that has none yet.  The
+ * sync engine pairs a copy it lost track of (a crash after delivery but
+ * before its state row) by fingerprint, and such a file's base name is
+ * already known here, so "fresh" files are not the only ones that need
+ * it: everything above the caller's watermark does.
+ */
+static void
+fingerprint_recent(
+    struct maildir *md, const struct where *w, struct ents *e, uint32_t from)
+{
+	size_t i;
+
+	for (i = 0; i < e->n; i++)
+		if (!e->v[i].gone && e->v[i].uid >= from && e->v[i].fp_len == 0)
+			ent_fingerprint(md, w, &e->v[i]);
+}
+
+static int
+msg_uid_cmp(const void *va, const void *vb)
+{
+	const struct store_msg *a = va, *b = vb;
+
+	return (a->uid > b->uid) - (a->uid < b->uid);
+}
+
+/* Fill j's change set from the numbered files e. */
+static void
+report(struct job *j, const struct state_mdfolder *f, const struct ents *e,
+    const struct kwmap *kw, bool full)
+{
+	struct store_msg *m;
+	struct letters l;
+	size_t i;
+
+	j->msgs = xcalloc(e->n + 1, sizeof(*j->msgs));
+	for (i = 0; i < e->n; i++) {
+		if (e->v[i].gone || e->v[i].uid == 0)
+			continue;
+		m = &j->msgs[j->nmsgs++];
+		md_letters_of(&e->v[i], &l);
+		m->uid = e->v[i].uid;
+		m->flags = md_letters_flags(&l, kw);
+		m->size = e->v[i].size;
+		m->internaldate = e->v[i].mtime;
+		memcpy(m->fp, e->v[i].fp, sizeof(m->fp));
+		m->fp_len = e->v[i].fp_len;
+	}
+	qsort(j->msgs, j->nmsgs, sizeof(*j->msgs), msg_uid_cmp);
+	j->ch.uidvalidity = f->uidvalidity;
+	j->ch.uidnext = f->uidnext;
+	j->ch.full = full;
+	j->ch.msgs = j->msgs;
+	j->ch.nmsgs = j->nmsgs;
+	j->ch.method = "maildir";
+}
+
+static int
+scan_folder(struct maildir *md, const struct where *w,
+    const struct store_since *since, struct job *j, struct err *err)
+{
+	struct ents e = {0};
+	struct kwmap kw;
+	struct state_mdfolder f;
+	uint64_t raw, token;
+	bool full = false;
+
+	if (md_record(md, w, &f, err) < 0 || md_kw_load(md, w, &kw, err) < 0)
+		return -1;
+	j->permflags = md_permflags(&kw, &j->ch.perm_keywords);
+	j->ch.permflags = j->permflags;
+	if (md_stamp(w->path, &raw, &token) < 0) {
+		md_kw_release(&kw);
+		return md_fail_sys(
+		    md, err, ERR_BOX, w->name, "stat %s", w->path);
+	}
+	if (since != NULL && since->uidvalidity == f.uidvalidity &&
+	    token != 0 && since->change_token == token) {
+		j->ch.uidvalidity = f.uidvalidity;
+		j->ch.uidnext = f.uidnext;
+		j->ch.method = "maildir-unchanged";
+		md_kw_release(&kw);
+		return 0;
+	}
+	if (read_stable(md, w, &e, &full, err) < 0 ||
+	    number(md, w, &f, &e, err) < 0 ||
+	    state_maildir_folder_get(md->state, f.id, &f, err) < 0) {
+		md_ents_free(&e);
+		md_kw_release(&kw);
+		return -1;
+	}
+	fingerprint_recent(md, w, &e,
+	    since != NULL && since->uidvalidity == f.uidvalidity
+		? since->uidnext
+		: 1);
+	report(j, &f, &e, &kw, full);
+	md_cache_take(md, w, &e);
+	md_kw_release(&kw);
+	return 0;
+}
+
+/*
+ * Operations: each does its work now and defers its completion.
+ */
+
+/*
+ * Check folder into *w for job j; false, with j's error set, when it is
+ * unusable or (must_exist) no folder.
+ */
+static bool
+job_where(struct job *j, const char *folder, struct where *w, bool must_exist)
+{
+	if (md_where(j->md, folder, w, &j->err) < 0)
+		j->rc = -1;
+	else if (must_exist && !md_is_maildir(w->path))
+		j->rc =
+		    md_fail(j->md, &j->err, ERR_BOX, w->name, "no such folder");
+	return j->rc == 0;
+}
+
+static void
+op_scan(struct store *s, const char *folder, const struct store_since *since,
+    store_scan_cb *cb, void *arg)
+{
+	struct maildir *md = (struct maildir *)s;
+	struct job *j = job_new(md, JOB_SCAN, arg);
+	struct where w;
+	bool mine;
+
+	j->cb.scan = cb;
+	if (job_where(j, folder, &w, true) &&
+	    (j->rc = md_txn_begin(md, &mine, &j->err)) == 0)
+		j->rc = md_txn_end(
+		    md, mine, scan_folder(md, &w, since, j, &j->err), &j->err);
+	job_defer(j);
+}
+
+static void
+op_list(struct store *s, store_list_cb *cb, void *arg)
+{
+	struct maildir *md = (struct maildir *)s;
+	struct job *j = job_new(md, JOB_LIST, arg);
+	bool mine;
+
+	j->cb.list = cb;
+	if (md->root == NULL)
+		j->rc =
+		    md_fail(md, &j->err, ERR_ACCOUNT, NULL, "not connected");
+	else if ((j->rc = md_txn_begin(md, &mine, &j->err)) == 0)
+		j->rc = md_txn_end(md, mine,
+		    md_list_folders(md, &j->folders, &j->err), &j->err);
+	job_defer(j);
+}
+
+static void
+op_fetch(struct store *s, const char *folder, uint32_t uid,
+    struct store_body *body, store_done_cb *cb, void *arg)
+{
+	struct maildir *md = (struct maildir *)s;
+	struct job *j = job_new(md, JOB_DONE, arg);
+	struct where w;
+
+	j->cb.done = cb;
+	if (job_where(j, folder, &w, true))
+		j->rc = md_fetch_msg(md, &w, uid, body, &j->err);
+	job_defer(j);
+}
+
+static void
+op_append(struct store *s, const char *folder, const char *flags,
+    int64_t internaldate, const struct store_body *body, store_append_cb *cb,
+    void *arg)
+{
+	struct maildir *md = (struct maildir *)s;
+	struct job *j = job_new(md, JOB_APPEND, arg);
+	struct where w;
+
+	j->cb.append = cb;
+	if (job_where(j, folder, &w, true))
+		j->rc = md_append_msg(
+		    md, &w, flags, internaldate, body, &j->uid, &j->err);
+	job_defer(j);
+}
+
+static void
+op_set_flags(struct store *s, const char *folder, const uint32_t *uids,
+    size_t n, const char *add, const char *remove, store_done_cb *cb, void *arg)
+{
+	struct maildir *md = (struct maildir *)s;
+	struct job *j = job_new(md, JOB_DONE, arg);
+	struct where w;
+
+	j->cb.done = cb;
+	if (job_where(j, folder, &w, true))
+		j->rc = md_set_flags(md, &w, uids, n, add, remove, &j->err);
+	job_defer(j);
+}
+
+static void
+op_expunge(struct store *s, const char *folder, const uint32_t *uids, size_t n,
+    store_done_cb *cb, void *arg)
+{
+	struct maildir *md = (struct maildir *)s;
+	struct job *j = job_new(md, JOB_DONE, arg);
+	struct where w;
+
+	j->cb.done = cb;
+	if (job_where(j, folder, &w, true))
+		j->rc = md_expunge(md, &w, uids, n, &j->err);
+	job_defer(j);
+}
+
+static void
+op_create(struct store *s, const char *folder, store_done_cb *cb, void *arg)
+{
+	struct maildir *md = (struct maildir *)s;
+	struct job *j = job_new(md, JOB_DONE, arg);
+	struct where w;
+
+	j->cb.done = cb;
+	if (job_where(j, folder, &w, false))
+		j->rc = md_create_folder(md, &w, &j->err);
+	job_defer(j);
+}
+
+static void
+op_rename(struct store *s, const char *from, const char *to, store_done_cb *cb,
+    void *arg)
+{
+	struct maildir *md = (struct maildir *)s;
+	struct job *j = job_new(md, JOB_DONE, arg);
+	struct where wf, wt;
+
+	j->cb.done = cb;
+	if (job_where(j, from, &wf, false) && job_where(j, to, &wt, false))
+		j->rc = md_rename_folder(md, &wf, &wt, &j->err);
+	job_defer(j);
+}
+
+static void
+op_delete(struct store *s, const char *folder, store_done_cb *cb, void *arg)
+{
+	struct maildir *md = (struct maildir *)s;
+	struct job *j = job_new(md, JOB_DONE, arg);
+	struct where w;
+
+	j->cb.done = cb;
+	if (job_where(j, folder, &w, false))
+		j->rc = md_delete_folder(md, &w, &j->err);
+	job_defer(j);
+}
+
+/*
+ * The store.
+ */
+
+static int
+op_connect(struct store *s, struct err *err)
+{
+	struct maildir *md = (struct maildir *)s;
+	char real[PATH_MAX];
+	struct stat st;
+
+	if (md->root != NULL)
+		return 0;
+	if (stat(md->path, &st) < 0 && errno == ENOENT && md->create) {
+		if (md_make_parents(md->path, 0, true) < 0)
+			return md_fail_sys(md, err, ERR_ACCOUNT, NULL,
+			    "creating %s", md->path);
+	}
+	if (stat(md->path, &st) < 0)
+		return md_fail_sys(md, err, ERR_ACCOUNT, NULL, "%s", md->path);
+	if (!S_ISDIR(st.st_mode))
+		return md_fail(
+		    md, err, ERR_ACCOUNT, NULL, "%s is no directory", md->path);
+	if (realpath(md->path, real) == NULL)
+		return md_fail_sys(md, err, ERR_ACCOUNT, NULL, "%s", md->path);
+	if (md->create && md_make_subdirs(real) < 0)
+		return md_fail_sys(
+		    md, err, ERR_ACCOUNT, NULL, "creating %s", real);
+	md->root = xstrdup(real);
+	md->rootlen = strlen(real);
+	return 0;
+}
+
+static void
+op_free(struct store *s)
+{
+	struct maildir *md = (struct maildir *)s;
+	struct job *j;
+
+	while ((j = md->jobs) != NULL) {
+		md->jobs = j->next;
+		loop_timer_del(md->base.loop, j->timer);
+		job_free(j);
+	}
+	md_cache_drop(md);
+	free(md->base.name);
+	free(md->path);
+	free(md->root);
+	free(md);
+}
+
+static const struct store_ops maildir_ops = {
+    .kind = "maildir",
+    .connect = op_connect,
+    .free = op_free,
+    .list = op_list,
+    .scan = op_scan,
+    .fetch = op_fetch,
+    .append = op_append,
+    .set_flags = op_set_flags,
+    .expunge = op_expunge,
+    .create = op_create,
+    .rename = op_rename,
+    .delete = op_delete,
+};
+
+void
+maildir_opts_init(struct maildir_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->layout = MAILDIR_LAYOUT_FS;
+	o->fsync = true;
+}
+
+struct store *
+maildir_store_new(struct loop *loop, const char *name,
+    const struct maildir_opts *opts, struct err *err)
+{
+	const char *nm = name != NULL ? name : "maildir";
+	struct maildir *md;
+
+	if (opts == NULL || opts->path == NULL || opts->path[0] == '\0') {
+		err_set(err, ERR_CONFIG, "maildir %s: no path", nm);
+		return NULL;
+	}
+	if (opts->state == NULL) {
+		err_set(err, ERR_CONFIG, "maildir %s: no state database", nm);
+		return NULL;
+	}
+	if (opts->layout != MAILDIR_LAYOUT_FS &&
+	    opts->layout != MAILDIR_LAYOUT_PP) {
+		err_set(err, ERR_CONFIG, "maildir %s: unknown layout", nm);
+		return NULL;
+	}
+	md = xcalloc(1, sizeof(*md));
+	md->base.ops = &maildir_ops;
+	md->base.loop = loop;
+	md->base.name = xstrdup(nm);
+	md->path = xstrdup(opts->path);
+	md->layout = opts->layout;
+	md->state = opts->state;
+	md->fsync = opts->fsync;
+	md->create = opts->create;
+	md_set_host(md);
+	return &md->base;
+}
