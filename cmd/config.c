@@ -14,8 +14,10 @@
  *      type and range, no duplicates, required keys present, defaults
  *      applied, paths resolved.  Every error names file, line and key.
  *
- * The tree is freed before config_load_mem() returns; struct config
- * holds only plain C strings.  config_get_password() fetches a store's
+ * The "channels:" section is checked in config_channel.c, which shares
+ * the tree type and the value readers through config_priv.h.  The tree
+ * is freed before config_load_mem() returns; struct config holds only
+ * plain C strings.  config_get_password() fetches a store's
  * secret from the source the file names, and wipes its own copies.
  */
 #include "cmd/config.h"
@@ -35,6 +37,7 @@
 
 #include <yaml.h>
 
+#include "cmd/config_priv.h"
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -42,26 +45,8 @@
 #include "util/xalloc.h"
 
 #define MAX_NODES 100000 /* YAML nodes in one file */
-#define MAX_NAME 64 /* bytes in a store name */
-#define RENDER_MAX 40 /* bytes of a value quoted in a message */
 
-/* Step 1: the YAML tree. */
-
-enum ynode_kind {
-	YN_SCALAR,
-	YN_LIST,
-	YN_MAP,
-};
-
-struct ynode {
-	enum ynode_kind kind;
-	unsigned line;
-	bool plain; /* a scalar written without quotes */
-	char *text; /* scalar: NUL-terminated copy; may hold NULs */
-	size_t len;
-	struct ynode **kids; /* list items; map keys and values alternate */
-	size_t nkids;
-};
+/* Step 1: the YAML tree (struct ynode, in config_priv.h). */
 
 struct loader {
 	yaml_parser_t parser;
@@ -276,27 +261,18 @@ out_free:
 	return -1;
 }
 
-/* Step 2: the schema walk, and its messages. */
-
-struct ctx {
-	const char *file;
-	const char *dir;
-	struct err *err;
-	char key[320]; /* dotted path of the key at hand */
-	size_t keylen;
-};
-
 /*
- * Write s[0..len) into dst for a message: at most RENDER_MAX bytes of
- * it, printable ASCII as is, quotes and backslashes escaped, any other
- * byte as \xNN, and "..." when cut.
+ * Step 2: the schema walk, and its messages.  The helpers that
+ * config_channel.c shares are declared, with their contracts, in
+ * config_priv.h.
  */
-static void
-render(char *dst, size_t size, const char *s, size_t len)
+
+void
+conf_render(char *dst, size_t size, const char *s, size_t len)
 {
 	size_t i, o = 0;
 
-	for (i = 0; i < len && i < RENDER_MAX && o + 8 < size; i++) {
+	for (i = 0; i < len && i < CONF_RENDER_MAX && o + 8 < size; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		if (c == '"' || c == '\\')
@@ -311,31 +287,26 @@ render(char *dst, size_t size, const char *s, size_t len)
 	dst[o] = '\0';
 }
 
-/* Append ".name" to the key path; return the length to restore. */
-static size_t
-key_push(struct ctx *c, const char *s, size_t len)
+size_t
+conf_key_push(struct ctx *c, const char *s, size_t len)
 {
 	size_t old = c->keylen;
-	char r[RENDER_MAX * 4 + 8];
+	char r[CONF_RENDER_SIZE];
 
-	render(r, sizeof(r), s, len);
+	conf_render(r, sizeof(r), s, len);
 	snprintf(c->key + old, sizeof(c->key) - old, "%s%s", old ? "." : "", r);
 	c->keylen = strlen(c->key);
 	return old;
 }
 
-static void
-key_pop(struct ctx *c, size_t old)
+void
+conf_key_pop(struct ctx *c, size_t old)
 {
 	c->keylen = old;
 	c->key[old] = '\0';
 }
 
-/* "file:line: key: text" (or "file:line: text" at the top); return -1. */
-static int conf_error(struct ctx *, unsigned, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
+int
 conf_error(struct ctx *c, unsigned line, const char *fmt, ...)
 {
 	char text[sizeof(c->err->msg)];
@@ -351,8 +322,8 @@ conf_error(struct ctx *c, unsigned line, const char *fmt, ...)
 	    c->err, ERR_CONFIG, "%s:%u: %s: %s", c->file, line, c->key, text);
 }
 
-static bool
-is_null(const struct ynode *v)
+bool
+conf_is_null(const struct ynode *v)
 {
 	return v->kind == YN_SCALAR && v->plain &&
 	       (v->len == 0 || strcmp(v->text, "~") == 0 ||
@@ -368,15 +339,15 @@ is_null(const struct ynode *v)
 static const char *
 describe(const struct ynode *v, bool typed, char *buf, size_t size)
 {
-	char r[RENDER_MAX * 4 + 8];
+	char r[CONF_RENDER_SIZE];
 
 	if (v->kind == YN_LIST)
 		return "a list";
 	if (v->kind == YN_MAP)
 		return "a mapping";
-	if (is_null(v))
+	if (conf_is_null(v))
 		return "nothing";
-	render(r, sizeof(r), v->text, v->len);
+	conf_render(r, sizeof(r), v->text, v->len);
 	snprintf(
 	    buf, size, "%s\"%s\"", typed && !v->plain ? "the string " : "", r);
 	return buf;
@@ -386,24 +357,23 @@ static int
 expected_typed(
     struct ctx *c, const struct ynode *v, bool typed, const char *what)
 {
-	char buf[RENDER_MAX * 4 + 32];
+	char buf[CONF_RENDER_MAX * 4 + 32];
 
 	return conf_error(c, v->line, "expected %s, got %s", what,
 	    describe(v, typed, buf, sizeof(buf)));
 }
 
-static int
-expected(struct ctx *c, const struct ynode *v, const char *what)
+int
+conf_expected(struct ctx *c, const struct ynode *v, const char *what)
 {
 	return expected_typed(c, v, false, what);
 }
 
-/* A non-empty string; never echoed, since it may be a secret. */
-static int
-get_str(struct ctx *c, const struct ynode *v, char **out)
+int
+conf_get_str(struct ctx *c, const struct ynode *v, char **out)
 {
-	if (v->kind != YN_SCALAR || is_null(v))
-		return expected(c, v, "a string");
+	if (v->kind != YN_SCALAR || conf_is_null(v))
+		return conf_expected(c, v, "a string");
 	if (v->len == 0)
 		return conf_error(c, v->line, "expected a non-empty string");
 	if (v->len > CONFIG_MAX_STRING)
@@ -421,7 +391,7 @@ get_word(struct ctx *c, const struct ynode *v, char **out)
 {
 	size_t i;
 
-	if (get_str(c, v, out) == -1)
+	if (conf_get_str(c, v, out) == -1)
 		return -1;
 	for (i = 0; i < v->len; i++) {
 		unsigned char ch = (unsigned char)v->text[i];
@@ -433,9 +403,9 @@ get_word(struct ctx *c, const struct ynode *v, char **out)
 	return 0;
 }
 
-/* An unquoted decimal number in [min, max], without leading zeros. */
-static int
-get_uint(struct ctx *c, const struct ynode *v, unsigned min, unsigned max,
+/* Without leading zeros, which YAML 1.1 would read as octal. */
+int
+conf_get_uint(struct ctx *c, const struct ynode *v, unsigned min, unsigned max,
     unsigned *out)
 {
 	char what[64];
@@ -452,8 +422,8 @@ get_uint(struct ctx *c, const struct ynode *v, unsigned min, unsigned max,
 	return 0;
 }
 
-static int
-get_bool(struct ctx *c, const struct ynode *v, bool *out)
+int
+conf_get_bool(struct ctx *c, const struct ynode *v, bool *out)
 {
 	if (v->kind == YN_SCALAR && v->plain && strcmp(v->text, "true") == 0)
 		*out = true;
@@ -465,9 +435,8 @@ get_bool(struct ctx *c, const struct ynode *v, bool *out)
 	return 0;
 }
 
-/* One of names[0..n), stored as its index. */
-static int
-get_enum(struct ctx *c, const struct ynode *v, const char *const *names,
+int
+conf_get_enum(struct ctx *c, const struct ynode *v, const char *const *names,
     size_t n, int *out)
 {
 	char what[128] = "";
@@ -486,12 +455,11 @@ get_enum(struct ctx *c, const struct ynode *v, const char *const *names,
 		    : i + 1 == n ? " or "
 				 : ", ",
 		    names[i]);
-	return expected(c, v, what);
+	return conf_expected(c, v, what);
 }
 
-/* Expand "~" and "~/" with $HOME; put relative paths under c->dir. */
-static int
-expand_path(struct ctx *c, unsigned line, const char *s, char **out)
+int
+conf_expand_path(struct ctx *c, unsigned line, const char *s, char **out)
 {
 	const char *home;
 	size_t hl;
@@ -524,9 +492,9 @@ get_path(struct ctx *c, const struct ynode *v, char **out)
 	char *s = NULL;
 	int r;
 
-	if (get_str(c, v, &s) == -1)
+	if (conf_get_str(c, v, &s) == -1)
 		return -1;
-	r = expand_path(c, v->line, s, out);
+	r = conf_expand_path(c, v->line, s, out);
 	free(s);
 	return r;
 }
@@ -567,7 +535,7 @@ parse_fingerprint(struct str s, unsigned char *out, size_t *len_out)
 	return n == 32 ? 0 : -1;
 }
 
-/* The store keys. */
+/* The store keys.  The channel keys are in config_channel.c. */
 
 static const char *const store_type_names[] = {"imap", "maildir"};
 static const char *const tls_names[] = {"implicit", "starttls", "none"};
@@ -582,7 +550,7 @@ set_host(struct ctx *c, const struct ynode *v, struct store_conf *s)
 static int
 set_port(struct ctx *c, const struct ynode *v, struct store_conf *s)
 {
-	return get_uint(c, v, 1, 65535, &s->imap.port);
+	return conf_get_uint(c, v, 1, 65535, &s->imap.port);
 }
 
 static int
@@ -590,7 +558,7 @@ set_tls(struct ctx *c, const struct ynode *v, struct store_conf *s)
 {
 	int i;
 
-	if (get_enum(c, v, tls_names, 3, &i) == -1)
+	if (conf_get_enum(c, v, tls_names, 3, &i) == -1)
 		return -1;
 	s->imap.tls = (enum conf_tls)i;
 	return 0;
@@ -610,7 +578,7 @@ set_fingerprint(struct ctx *c, const struct ynode *v, struct store_conf *s)
 	if (v->kind != YN_SCALAR ||
 	    parse_fingerprint(str_make(v->text, v->len), ic->fingerprint,
 		&ic->fingerprint_len) == -1)
-		return expected(
+		return conf_expected(
 		    c, v, "\"sha256:\" and 64 hex digits (colons allowed)");
 	return 0;
 }
@@ -624,14 +592,14 @@ set_tls_name(struct ctx *c, const struct ynode *v, struct store_conf *s)
 static int
 set_user(struct ctx *c, const struct ynode *v, struct store_conf *s)
 {
-	return get_str(c, v, &s->imap.user);
+	return conf_get_str(c, v, &s->imap.user);
 }
 
 static int
 set_pass_command(struct ctx *c, const struct ynode *v, struct store_conf *s)
 {
 	s->imap.pass_source = CONF_PASS_COMMAND;
-	return get_str(c, v, &s->imap.pass);
+	return conf_get_str(c, v, &s->imap.pass);
 }
 
 static int
@@ -647,7 +615,7 @@ set_pass_env(struct ctx *c, const struct ynode *v, struct store_conf *s)
 	size_t i;
 
 	s->imap.pass_source = CONF_PASS_ENV;
-	if (get_str(c, v, &s->imap.pass) == -1)
+	if (conf_get_str(c, v, &s->imap.pass) == -1)
 		return -1;
 	for (i = 0; i < v->len; i++) {
 		char ch = v->text[i];
@@ -655,7 +623,8 @@ set_pass_env(struct ctx *c, const struct ynode *v, struct store_conf *s)
 		if (!(ch == '_' || (ch >= 'A' && ch <= 'Z') ||
 			(ch >= 'a' && ch <= 'z') ||
 			(i > 0 && ch >= '0' && ch <= '9')))
-			return expected(c, v, "an environment variable name");
+			return conf_expected(
+			    c, v, "an environment variable name");
 	}
 	return 0;
 }
@@ -664,7 +633,7 @@ static int
 set_pass_inline(struct ctx *c, const struct ynode *v, struct store_conf *s)
 {
 	s->imap.pass_source = CONF_PASS_INLINE;
-	if (get_str(c, v, &s->imap.pass) == -1)
+	if (conf_get_str(c, v, &s->imap.pass) == -1)
 		return -1;
 	log_warn("%s:%u: %s: the password is written in the config file; "
 		 "prefer password_command or password_file",
@@ -675,19 +644,19 @@ set_pass_inline(struct ctx *c, const struct ynode *v, struct store_conf *s)
 static int
 set_allow_plaintext(struct ctx *c, const struct ynode *v, struct store_conf *s)
 {
-	return get_bool(c, v, &s->imap.allow_plaintext);
+	return conf_get_bool(c, v, &s->imap.allow_plaintext);
 }
 
 static int
 set_connections(struct ctx *c, const struct ynode *v, struct store_conf *s)
 {
-	return get_uint(c, v, 1, 32, &s->imap.connections);
+	return conf_get_uint(c, v, 1, 32, &s->imap.connections);
 }
 
 static int
 set_timeout(struct ctx *c, const struct ynode *v, struct store_conf *s)
 {
-	return get_uint(c, v, 1, 3600, &s->imap.timeout);
+	return conf_get_uint(c, v, 1, 3600, &s->imap.timeout);
 }
 
 static int
@@ -701,7 +670,7 @@ set_layout(struct ctx *c, const struct ynode *v, struct store_conf *s)
 {
 	int i;
 
-	if (get_enum(c, v, layout_names, 2, &i) == -1)
+	if (conf_get_enum(c, v, layout_names, 2, &i) == -1)
 		return -1;
 	s->maildir.layout = (enum conf_layout)i;
 	return 0;
@@ -804,7 +773,7 @@ store_key(struct ctx *c, const struct ynode *k, const struct ynode *v,
 
 	if (k->kind != YN_SCALAR)
 		return conf_error(c, k->line, "keys must be strings");
-	old = key_push(c, k->text, k->len);
+	old = conf_key_push(c, k->text, k->len);
 	idx = find_store_key(k->text, k->len);
 	if (idx < 0)
 		return conf_error(c, k->line,
@@ -826,7 +795,7 @@ store_key(struct ctx *c, const struct ynode *k, const struct ynode *v,
 	seen[idx] = k->line;
 	if (store_keys[idx].set && store_keys[idx].set(c, v, s) == -1)
 		return -1;
-	key_pop(c, old);
+	conf_key_pop(c, old);
 	return 0;
 }
 
@@ -843,11 +812,11 @@ store_type(struct ctx *c, const struct ynode *map, struct store_conf *s)
 		if (k->kind != YN_SCALAR || strcmp(k->text, "type") != 0 ||
 		    k->len != 4)
 			continue;
-		old = key_push(c, "type", 4);
-		if (get_enum(c, map->kids[i + 1], store_type_names, 2, &t) ==
-		    -1)
+		old = conf_key_push(c, "type", 4);
+		if (conf_get_enum(
+			c, map->kids[i + 1], store_type_names, 2, &t) == -1)
 			return -1;
-		key_pop(c, old);
+		conf_key_pop(c, old);
 		s->type = (enum conf_store_type)t;
 		return 0;
 	}
@@ -870,7 +839,7 @@ static int
 key_error(
     struct ctx *c, const unsigned *seen, const char *name, const char *text)
 {
-	key_push(c, name, strlen(name));
+	conf_key_push(c, name, strlen(name));
 	return conf_error(c, seen_at(seen, name), "%s", text);
 }
 
@@ -902,16 +871,15 @@ finish_imap(struct ctx *c, struct store_conf *s, const unsigned *seen)
 	return 0;
 }
 
-static bool
-valid_store_name(const struct ynode *k)
+bool
+conf_valid_name(const char *s, size_t len)
 {
 	size_t i;
 
-	if (k->len == 0 || k->len > MAX_NAME || k->text[0] == '.' ||
-	    k->text[0] == '-')
+	if (len == 0 || len > CONF_MAX_NAME || s[0] == '.' || s[0] == '-')
 		return false;
-	for (i = 0; i < k->len; i++) {
-		char ch = k->text[i];
+	for (i = 0; i < len; i++) {
+		char ch = s[i];
 
 		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
 			(ch >= '0' && ch <= '9') || ch == '_' || ch == '.' ||
@@ -929,7 +897,7 @@ parse_store(struct ctx *c, const struct ynode *v, struct store_conf *s)
 	size_t i;
 
 	if (v->kind != YN_MAP)
-		return expected(c, v, "a mapping of settings");
+		return conf_expected(c, v, "a mapping of settings");
 	if (store_type(c, v, s) == -1)
 		return -1;
 	if (s->type == CONF_STORE_IMAP) {
@@ -955,7 +923,8 @@ parse_stores(struct ctx *c, const struct ynode *v, struct config *cfg)
 	size_t i, j;
 
 	if (v->kind != YN_MAP)
-		return expected(c, v, "a mapping of store names to settings");
+		return conf_expected(
+		    c, v, "a mapping of store names to settings");
 	if (v->nkids == 0)
 		return conf_error(c, v->line, "no stores defined");
 	for (i = 0; i < v->nkids; i += 2) {
@@ -966,13 +935,13 @@ parse_stores(struct ctx *c, const struct ynode *v, struct config *cfg)
 		if (k->kind != YN_SCALAR)
 			return conf_error(
 			    c, k->line, "store names must be strings");
-		old = key_push(c, k->text, k->len);
-		if (!valid_store_name(k))
+		old = conf_key_push(c, k->text, k->len);
+		if (!conf_valid_name(k->text, k->len))
 			return conf_error(c, k->line,
 			    "store names use letters, digits, '_', '.' and "
 			    "'-', do not start with '.' or '-', and have at "
 			    "most %d bytes",
-			    MAX_NAME);
+			    CONF_MAX_NAME);
 		for (j = 0; j < cfg->nstores; j++)
 			if (strcmp(cfg->stores[j].name, k->text) == 0)
 				return conf_error(c, k->line,
@@ -990,21 +959,8 @@ parse_stores(struct ctx *c, const struct ynode *v, struct config *cfg)
 		s->line = k->line;
 		if (parse_store(c, v->kids[i + 1], s) == -1)
 			return -1;
-		key_pop(c, old);
+		conf_key_pop(c, old);
 	}
-	return 0;
-}
-
-/*
- * "channels:" is not parsed yet: it is accepted as it is and ignored.
- * Its parser goes here, filling cfg->channels.
- */
-static int
-parse_channels(struct ctx *c, const struct ynode *v, struct config *cfg)
-{
-	(void)c;
-	(void)v;
-	(void)cfg;
 	return 0;
 }
 
@@ -1013,9 +969,10 @@ struct top_key {
 	int (*parse)(struct ctx *, const struct ynode *, struct config *);
 };
 
+/* In the order they are parsed: channels name stores. */
 static const struct top_key top_keys[] = {
     {"stores", parse_stores},
-    {"channels", parse_channels},
+    {"channels", conf_parse_channels},
 };
 
 enum {
@@ -1033,25 +990,30 @@ valid_top_keys(char *buf, size_t size)
 	return buf;
 }
 
+/*
+ * Check the top-level keys first, then parse their values in the order
+ * of top_keys, whatever the order in the file.
+ */
 static int
 parse_top(struct ctx *c, const struct ynode *root, struct config *cfg)
 {
+	const struct ynode *val[NTOP_KEYS] = {NULL};
 	unsigned seen[NTOP_KEYS] = {0};
 	char valid[128];
 	size_t i, j, old;
 
-	if (root == NULL || is_null(root))
+	if (root == NULL || conf_is_null(root))
 		return err_set(c->err, ERR_CONFIG,
 		    "%s: the file is empty; it needs a \"stores:\" mapping",
 		    c->file);
 	if (root->kind != YN_MAP)
-		return expected(c, root, "a mapping at the top level");
+		return conf_expected(c, root, "a mapping at the top level");
 	for (i = 0; i < root->nkids; i += 2) {
 		const struct ynode *k = root->kids[i];
 
 		if (k->kind != YN_SCALAR)
 			return conf_error(c, k->line, "keys must be strings");
-		old = key_push(c, k->text, k->len);
+		old = conf_key_push(c, k->text, k->len);
 		for (j = 0; j < NTOP_KEYS; j++)
 			if (strcmp(top_keys[j].name, k->text) == 0 &&
 			    strlen(top_keys[j].name) == k->len)
@@ -1064,13 +1026,21 @@ parse_top(struct ctx *c, const struct ynode *root, struct config *cfg)
 			return conf_error(c, k->line,
 			    "duplicate key (first given at line %u)", seen[j]);
 		seen[j] = k->line;
-		if (top_keys[j].parse(c, root->kids[i + 1], cfg) == -1)
-			return -1;
-		key_pop(c, old);
+		val[j] = root->kids[i + 1];
+		conf_key_pop(c, old);
 	}
 	if (!seen[0])
 		return conf_error(
 		    c, root->line, "missing required key \"stores\"");
+	for (j = 0; j < NTOP_KEYS; j++) {
+		if (val[j] == NULL)
+			continue;
+		old = conf_key_push(
+		    c, top_keys[j].name, strlen(top_keys[j].name));
+		if (top_keys[j].parse(c, val[j], cfg) == -1)
+			return -1;
+		conf_key_pop(c, old);
+	}
 	return 0;
 }
 
@@ -1219,6 +1189,7 @@ config_free(struct config *cfg)
 		free(s->maildir.path);
 	}
 	free(cfg->stores);
+	conf_channels_free(cfg);
 	free(cfg->path);
 	free(cfg->dir);
 	memset(cfg, 0, sizeof(*cfg));

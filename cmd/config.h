@@ -15,6 +15,11 @@
  *   config.yaml:7: stores.work.port: expected a number from 1 to 65535,
  *   got "99999"
  *
+ * A channel pairs two stores, far and near, and says which folders go
+ * which way (struct channel_conf).  Its folder patterns are matched with
+ * config_folder_selected(), so that every part of ferry selects folders
+ * the same way.
+ *
  * Secrets: a store_conf records where its password comes from, not the
  * password itself, except for an inline "password:", which is kept (and
  * warned about).  config_get_password() fetches the secret when needed.
@@ -85,16 +90,64 @@ struct store_conf {
 	struct maildir_conf maildir; /* with CONF_STORE_MAILDIR; else zeroed */
 };
 
+/* Which way a channel carries changes.  Names: config_mode_name(). */
+enum conf_mode {
+	CONF_MODE_TWO_WAY, /* both ways; the default */
+	CONF_MODE_PULL, /* far to near; nothing is deleted */
+	CONF_MODE_PUSH, /* near to far; nothing is deleted */
+	CONF_MODE_MIRROR_PULL, /* near becomes a copy of far */
+	CONF_MODE_MIRROR_PUSH, /* far becomes a copy of near */
+};
+
+/* An explicit folder rename: far is called near on the near side. */
+struct conf_rename {
+	char *far;
+	char *near;
+};
+
+/*
+ * A channel.  Invariants after loading: far and near name two different
+ * stores of the config, at least one of them IMAP; nfolders >= 1 and at
+ * least one pattern includes; no rename has an empty name, and no two
+ * share a far or a near name; every rename's far folder is selected;
+ * no two channels share a state file.
+ */
+struct channel_conf {
+	char *name; /* [A-Za-z0-9_.-], not starting with '.' or '-' */
+	unsigned line; /* where the channel is defined */
+	char *far; /* store names, validated to exist */
+	char *near;
+	enum conf_mode mode; /* default CONF_MODE_TWO_WAY */
+	/*
+	 * Patterns on far folder names, as written ("!" and all), applied
+	 * in order by config_folder_selected(); default a single "*".
+	 */
+	char **folders;
+	size_t nfolders;
+	bool create; /* create missing folders; default true */
+	bool expunge; /* propagate deletions; default false, never with
+			 pull or push */
+	/*
+	 * The state database: an absolute path (or one relative to the
+	 * current directory, see config_load_mem()) without repeated '/'
+	 * or "." parts.  Default: $XDG_STATE_HOME/ferry/<name>.db when
+	 * XDG_STATE_HOME is absolute, else ~/.local/state/ferry/<name>.db,
+	 * as the environment was at load time.
+	 */
+	char *state;
+	unsigned brake_percent; /* 1..100; default 25 */
+	unsigned brake_min; /* 0..CONFIG_MAX_BRAKE_MIN; default 10 */
+	struct conf_rename *renames; /* in file order */
+	size_t nrenames;
+};
+
 struct config {
 	char *path; /* the file, as named in messages */
 	char *dir; /* relative paths were resolved against it; may be NULL */
 	struct store_conf *stores; /* in file order */
 	size_t nstores;
-	/*
-	 * The "channels:" section is accepted and ignored for now.  When it
-	 * is parsed (by parse_channels() in config.c), its result goes
-	 * here: struct channel_conf *channels; size_t nchannels;
-	 */
+	struct channel_conf *channels; /* in file order; none is fine */
+	size_t nchannels;
 };
 
 /* Bounds on the input. */
@@ -102,6 +155,10 @@ struct config {
 #define CONFIG_MAX_DEPTH 16 /* nested mappings and lists */
 #define CONFIG_MAX_STRING 4096 /* bytes in one string value */
 #define CONFIG_MAX_STORES 512
+#define CONFIG_MAX_CHANNELS 512
+#define CONFIG_MAX_PATTERNS 256 /* folder patterns in one channel */
+#define CONFIG_MAX_RENAMES 1024 /* renames in one channel */
+#define CONFIG_MAX_BRAKE_MIN 1000000
 #define CONFIG_MAX_SECRET 8192 /* bytes of a fetched password */
 
 /*
@@ -130,6 +187,30 @@ void config_free(struct config *cfg);
 /* The store called name, or NULL. */
 const struct store_conf *config_store(
     const struct config *cfg, const char *name);
+
+/* The channel called name, or NULL. */
+const struct channel_conf *config_channel(
+    const struct config *cfg, const char *name);
+
+/*
+ * config_folder_selected(ch, folder):
+ * Whether the channel syncs the folder with the given far name (UTF-8,
+ * levels separated by '/').  Each pattern of ch->folders that matches
+ * (config_glob_match()) decides, the last one winning: a pattern
+ * starting with '!' excludes, any other includes.  A folder no pattern
+ * matches is not selected.
+ */
+bool config_folder_selected(const struct channel_conf *ch, const char *folder);
+
+/*
+ * config_glob_match(pattern, name):
+ * Whether the whole of name matches pattern, byte by byte, where '*'
+ * matches any run of bytes (including '/') and '%' any run without a
+ * '/'; every other byte, '!' included, matches only itself.  Takes
+ * O(strlen(pattern) * strlen(name)) time whatever the input, and memory
+ * in proportion to the pattern.
+ */
+bool config_glob_match(const char *pattern, const char *name);
 
 /*
  * config_get_password(store, out, err):
@@ -162,5 +243,6 @@ const char *config_store_type_name(enum conf_store_type);
 const char *config_tls_name(enum conf_tls);
 const char *config_layout_name(enum conf_layout);
 const char *config_pass_name(enum conf_pass);
+const char *config_mode_name(enum conf_mode);
 
 #endif

@@ -6,10 +6,14 @@
  * of broken files with the exact message each must give (file:line: key:
  * text), path resolution (~/ and relative to the file), loading from a
  * real file, and fetching passwords from a command, a file, the
- * environment and the file itself.  Warnings go to stderr, which the
- * tests that check them capture in a file.
+ * environment and the file itself.  Channels get the same treatment,
+ * plus a table of folder patterns, a cross-check of the pattern matcher
+ * against a naive recursive one, and inputs that would make a
+ * backtracking matcher take exponential time.  Warnings go to stderr,
+ * which the tests that check them capture in a file.
  */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,8 +125,9 @@ static const char full_yaml[] =
     "    fingerprint: sha256:"
     "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n"
     "channels:\n"
-    "  anything:\n"
-    "    goes: [here, for now]\n";
+    "  work:\n"
+    "    far: work\n"
+    "    near: laptop\n";
 
 static void
 test_full(void)
@@ -184,8 +189,11 @@ test_full(void)
 
 	T_ASSERT(config_store(&cfg, "nope") == NULL);
 	T_ASSERT(config_store(&cfg, "Work") == NULL);
+	T_EQ_INT(cfg.nchannels, 1);
+	T_ASSERT(config_channel(&cfg, "work") == &cfg.channels[0]);
 	config_free(&cfg);
 	T_ASSERT(cfg.stores == NULL && cfg.nstores == 0 && cfg.path == NULL);
+	T_ASSERT(cfg.channels == NULL && cfg.nchannels == 0);
 	config_free(&cfg); /* twice is harmless */
 }
 
@@ -303,6 +311,17 @@ struct bad {
 
 #define STORE_HEAD "stores:\n  work:\n    type: imap\n"
 #define IMAP_HEAD STORE_HEAD "    host: h\n    user: u\n"
+#define CH_STORE_LIST                              \
+	"stores:\n"                                \
+	"  work: {type: imap, host: h, user: u}\n" \
+	"  laptop: {type: maildir, path: Mail}\n"  \
+	"  backup: {type: maildir, path: Backup}\n"
+#define CH_STORES CH_STORE_LIST "channels:\n"
+#define CH_HEAD CH_STORES "  w:\n    far: work\n    near: laptop\n"
+#define CH_KEYS                                                             \
+	"far, near, mode, folders, create, expunge, state, brake_percent, " \
+	"brake_min, rename"
+#define EMPTY_LEVEL "has an empty level (a leading, trailing or doubled '/')"
 #define IMAP_KEYS                                                       \
 	"type, host, port, tls, ca_file, fingerprint, tls_name, user, " \
 	"password_command, password_file, password, password_env, "     \
@@ -510,6 +529,170 @@ static const struct bad bad[] = {
     {"stores:\n  x: \xff\n", NAME ":2: invalid leading UTF-8 octet at byte 13"},
     {"stores:\n  x: a\x01\n",
 	NAME ":2: control characters are not allowed at byte 14"},
+    /* Channels: the section and the names. */
+    {CH_STORE_LIST "channels: [a]\n",
+	NAME ":5: channels: expected a mapping of channel names to settings, "
+	     "got a list"},
+    {CH_STORE_LIST "channels:\n",
+	NAME ":5: channels: expected a mapping of channel names to settings, "
+	     "got nothing"},
+    {CH_STORE_LIST "channels: {}\n", NAME ":5: channels: no channels defined"},
+    {CH_STORE_LIST "channels:\n  w: {far: work, near: laptop}\nchannels:\n"
+		   "  v: {}\n",
+	NAME ":7: channels: duplicate key (first given at line 5)"},
+    {CH_STORES "  w: work\n",
+	NAME ":6: channels.w: expected a mapping of settings, got \"work\""},
+    {CH_HEAD "  w:\n    far: work\n    near: backup\n",
+	NAME ":9: channels.w: duplicate channel name (first defined at line "
+	     "6)"},
+    {CH_STORES "  \"w k\":\n    far: work\n    near: laptop\n",
+	NAME ":6: channels.w k: channel names use letters, digits, '_', '.' "
+	     "and '-', do not start with '.' or '-', and have at most 64 "
+	     "bytes"},
+    {CH_STORES "  ../x: {far: work, near: laptop}\n",
+	NAME ":6: channels.../x: channel names use letters, digits, '_', '.' "
+	     "and '-', do not start with '.' or '-', and have at most 64 "
+	     "bytes"},
+    {CH_STORES "  [a]: {far: work, near: laptop}\n",
+	NAME ":6: channels: channel names must be strings"},
+    /* Channels: keys. */
+    {CH_HEAD "    patterns: [\"*\"]\n",
+	NAME ":9: channels.w.patterns: unknown key; valid keys for a channel "
+	     "are: " CH_KEYS},
+    {CH_HEAD "    far: laptop\n",
+	NAME ":9: channels.w.far: duplicate key (first given at line 7)"},
+    {CH_HEAD "    [a]: b\n", NAME ":9: channels.w: keys must be strings"},
+    {CH_STORES "  w:\n    near: laptop\n",
+	NAME ":6: channels.w: missing required key \"far\""},
+    {CH_STORES "  w:\n    far: work\n    mode: pull\n",
+	NAME ":6: channels.w: missing required key \"near\""},
+    /* Channels: stores. */
+    {CH_STORES "  w:\n    far: x\n    near: laptop\n",
+	NAME ":7: channels.w.far: no store named \"x\" (stores: work, laptop, "
+	     "backup)"},
+    {CH_STORES "  w:\n    far: work\n    near: Laptop\n",
+	NAME ":8: channels.w.near: no store named \"Laptop\" (stores: work, "
+	     "laptop, backup)"},
+    {"channels:\n  w: {far: nowhere, near: m}\nstores:\n  m: {type: "
+     "maildir, path: x}\n",
+	NAME ":2: channels.w.far: no store named \"nowhere\" (stores: m)"},
+    {CH_STORES "  w:\n    far: [work]\n    near: laptop\n",
+	NAME ":7: channels.w.far: expected a store name, got a list"},
+    {CH_STORES "  w:\n    far: ~\n    near: laptop\n",
+	NAME ":7: channels.w.far: expected a store name, got nothing"},
+    {CH_STORES "  w:\n    far: work\n    near: work\n",
+	NAME ":8: channels.w.near: the same store as far; a channel joins two "
+	     "different stores"},
+    {CH_STORES "  w:\n    far: laptop\n    near: backup\n",
+	NAME ":6: channels.w: a channel needs at least one IMAP store, but far "
+	     "(laptop) and near (backup) are both maildir stores"},
+    /* Channels: mode, expunge, create, brakes. */
+    {CH_HEAD "    mode: sync\n",
+	NAME ":9: channels.w.mode: expected two-way, pull, push, mirror-pull "
+	     "or mirror-push, got \"sync\""},
+    {CH_HEAD "    mode: pull\n    expunge: true\n",
+	NAME ":10: channels.w.expunge: true has no effect in pull mode; use "
+	     "mirror-pull"},
+    {CH_HEAD "    expunge: true\n    mode: push\n",
+	NAME ":9: channels.w.expunge: true has no effect in push mode; use "
+	     "mirror-push"},
+    {CH_HEAD "    expunge: yes\n",
+	NAME ":9: channels.w.expunge: expected true or false, got \"yes\""},
+    {CH_HEAD "    create: 1\n",
+	NAME ":9: channels.w.create: expected true or false, got \"1\""},
+    {CH_HEAD "    brake_percent: 0\n",
+	NAME ":9: channels.w.brake_percent: expected a number from 1 to 100, "
+	     "got \"0\""},
+    {CH_HEAD "    brake_percent: 101\n",
+	NAME ":9: channels.w.brake_percent: expected a number from 1 to 100, "
+	     "got \"101\""},
+    {CH_HEAD "    brake_min: -1\n",
+	NAME ":9: channels.w.brake_min: expected a number from 0 to 1000000, "
+	     "got \"-1\""},
+    {CH_HEAD "    brake_min: \"5\"\n",
+	NAME ":9: channels.w.brake_min: expected a number from 0 to 1000000, "
+	     "got the string \"5\""},
+    /* Channels: folder patterns. */
+    {CH_HEAD "    folders: \"*\"\n",
+	NAME ":9: channels.w.folders: expected a list of patterns, got \"*\""},
+    {CH_HEAD "    folders: []\n",
+	NAME ":9: channels.w.folders: no patterns; write [\"*\"] for every "
+	     "folder"},
+    {CH_HEAD "    folders: [\"*\", \"\"]\n",
+	NAME ":9: channels.w.folders: a pattern may not be empty"},
+    {CH_HEAD "    folders: [\"*\", \"!\"]\n",
+	NAME ":9: channels.w.folders: \"!\" alone excludes nothing; follow it "
+	     "with a pattern, as in \"!Junk\""},
+    {CH_HEAD "    folders: [\"!Junk\", \"!Trash\"]\n",
+	NAME ":9: channels.w.folders: every pattern excludes, so no folder is "
+	     "selected; begin with \"*\""},
+    {CH_HEAD "    folders:\n      - \"*\"\n      - Work//x\n",
+	NAME ":11: channels.w.folders: pattern \"Work//x\" " EMPTY_LEVEL},
+    {CH_HEAD "    folders: [/Work]\n",
+	NAME ":9: channels.w.folders: pattern \"/Work\" " EMPTY_LEVEL},
+    {CH_HEAD "    folders: [\"Work/\"]\n",
+	NAME ":9: channels.w.folders: pattern \"Work/\" " EMPTY_LEVEL},
+    {CH_HEAD "    folders: [\"*\", \"!/x\"]\n",
+	NAME ":9: channels.w.folders: pattern \"!/x\" " EMPTY_LEVEL},
+    {CH_HEAD "    folders: [\"a\\tb\"]\n",
+	NAME ":9: channels.w.folders: pattern \"a\\x09b\" contains a control "
+	     "character"},
+    {CH_HEAD "    folders: [\"a\\0b\"]\n",
+	NAME ":9: channels.w.folders: pattern \"a\\x00b\" contains a control "
+	     "character"},
+    {CH_HEAD "    folders: [[a]]\n",
+	NAME ":9: channels.w.folders: expected a pattern, got a list"},
+    {CH_HEAD "    folders: [\"*\", ~]\n",
+	NAME ":9: channels.w.folders: expected a pattern, got nothing"},
+    {CH_HEAD "    folders: [*all]\n",
+	NAME ":9: anchors and aliases (&name, *name) are not supported; write "
+	     "each value out"},
+    /* Channels: the state file. */
+    {CH_HEAD "    state: \"\"\n",
+	NAME ":9: channels.w.state: expected a non-empty string"},
+    {CH_HEAD "    state: db/\n",
+	NAME ":9: channels.w.state: names a directory; name the file, as in "
+	     "~/.local/state/ferry/w.db"},
+    {CH_HEAD "    state: ~bob/w.db\n",
+	NAME ":9: channels.w.state: ~user is not supported; write ~/ or a "
+	     "full path"},
+    {CH_HEAD "    state: s.db\n  v:\n    far: work\n    near: backup\n"
+	     "    state: /etc/ferry/./s.db\n",
+	NAME ":13: channels.v.state: the same file as the state of channel "
+	     "\"w\" (line 6); each channel needs its own"},
+    {CH_HEAD "    state: ~/.local/state/ferry//v.db\n"
+	     "  v: {far: work, near: backup}\n",
+	NAME ":10: channels.v: the default state file "
+	     "/home/alice/.local/state/ferry/v.db is the state of channel "
+	     "\"w\" (line 6); set \"state\" to another file"},
+    /* Channels: renames. */
+    {CH_HEAD "    rename: [a, b]\n",
+	NAME ":9: channels.w.rename: expected a mapping of far folder names to "
+	     "near folder names, got a list"},
+    {CH_HEAD "    rename:\n      \"\": Sent\n",
+	NAME ":10: channels.w.rename: a folder name may not be empty"},
+    {CH_HEAD "    rename:\n      Sent Items: \"\"\n",
+	NAME ":10: channels.w.rename.Sent Items: a folder name may not be "
+	     "empty"},
+    {CH_HEAD "    rename:\n      Sent Items: ~\n",
+	NAME ":10: channels.w.rename.Sent Items: expected a folder name, got "
+	     "nothing"},
+    {CH_HEAD "    rename:\n      [a]: b\n",
+	NAME ":10: channels.w.rename: expected a folder name, got a list"},
+    {CH_HEAD "    rename:\n      a: x\n      b: y\n      a: z\n",
+	NAME ":12: channels.w.rename.a: duplicate folder (first given at line "
+	     "10)"},
+    {CH_HEAD "    rename:\n      a: x\n      b: x\n",
+	NAME ":11: channels.w.rename.b: \"x\" is already the near name of "
+	     "\"a\" (line 10)"},
+    {CH_HEAD "    rename:\n      Work/: x\n",
+	NAME ":10: channels.w.rename: folder name \"Work/\" " EMPTY_LEVEL},
+    {CH_HEAD "    rename:\n      a: \"x\\ty\"\n",
+	NAME ":10: channels.w.rename.a: folder name \"x\\x09y\" contains a "
+	     "control character"},
+    {CH_HEAD "    rename:\n      Junk: Spam\n    folders: [\"*\", \"!Junk\"]\n",
+	NAME ":10: channels.w.rename.Junk: the folder is not selected by "
+	     "\"folders\", so there is nothing to rename"},
 };
 
 static void
@@ -518,6 +701,7 @@ test_errors(void)
 	size_t i;
 
 	setenv("HOME", "/home/alice", 1);
+	unsetenv("XDG_STATE_HOME");
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct config cfg;
 		struct err err = {0};
@@ -528,6 +712,7 @@ test_errors(void)
 		T_EQ_INT(err.kind, ERR_CONFIG);
 		T_EQ_STR(err.msg, bad[i].msg);
 		T_ASSERT(cfg.stores == NULL && cfg.nstores == 0);
+		T_ASSERT(cfg.channels == NULL && cfg.nchannels == 0);
 		T_ASSERT(cfg.path == NULL);
 	}
 }
@@ -989,10 +1174,551 @@ test_default_path(void)
 	buf_release(&b);
 }
 
+static const char channel_yaml[] =
+    "channels:\n"
+    "  work:\n"
+    "    far: work\n"
+    "    near: laptop\n"
+    "    mode: mirror-pull\n"
+    "    folders: [\"*\", \"!Junk\", \"!Trash/*\"]\n"
+    "    create: false\n"
+    "    expunge: true\n"
+    "    state: state/./work.db\n"
+    "    brake_percent: 50\n"
+    "    brake_min: 0\n"
+    "    rename:\n"
+    "      \"Sent Items\": Sent\n"
+    "      Gel\xc3\xb6schte Elemente: Trash\n"
+    "  backup.2:\n"
+    "    near: work\n"
+    "    far: laptop\n"
+    "stores:\n"
+    "  work: {type: imap, host: h, user: u}\n"
+    "  laptop: {type: maildir, path: Mail}\n";
+
+/* Every channel key, with "channels:" before "stores:". */
+static void
+test_channel_full(void)
+{
+	const struct channel_conf *ch;
+	struct config cfg;
+	struct err err = {0};
+
+	setenv("HOME", "/home/alice", 1);
+	unsetenv("XDG_STATE_HOME");
+	T_EQ_INT(load(channel_yaml, &cfg, &err), 0);
+	T_EQ_INT(cfg.nchannels, 2);
+	ch = config_channel(&cfg, "work");
+	T_ASSERT(ch == &cfg.channels[0]);
+	T_EQ_STR(ch->name, "work");
+	T_EQ_INT(ch->line, 2);
+	T_EQ_STR(ch->far, "work");
+	T_EQ_STR(ch->near, "laptop");
+	T_EQ_INT(ch->mode, CONF_MODE_MIRROR_PULL);
+	T_EQ_INT(ch->nfolders, 3);
+	T_EQ_STR(ch->folders[0], "*");
+	T_EQ_STR(ch->folders[1], "!Junk");
+	T_EQ_STR(ch->folders[2], "!Trash/*");
+	T_ASSERT(!ch->create);
+	T_ASSERT(ch->expunge);
+	T_EQ_STR(ch->state, DIR "/state/work.db");
+	T_EQ_INT(ch->brake_percent, 50);
+	T_EQ_INT(ch->brake_min, 0);
+	T_EQ_INT(ch->nrenames, 2);
+	T_EQ_STR(ch->renames[0].far, "Sent Items");
+	T_EQ_STR(ch->renames[0].near, "Sent");
+	T_EQ_STR(ch->renames[1].far, "Gel\xc3\xb6schte Elemente");
+	T_EQ_STR(ch->renames[1].near, "Trash");
+
+	/* The reverse pair is another channel, with its own state. */
+	ch = config_channel(&cfg, "backup.2");
+	T_ASSERT(ch == &cfg.channels[1]);
+	T_EQ_STR(ch->far, "laptop");
+	T_EQ_STR(ch->near, "work");
+	T_EQ_STR(ch->state, "/home/alice/.local/state/ferry/backup.2.db");
+	T_ASSERT(config_channel(&cfg, "Work") == NULL);
+	T_ASSERT(config_channel(&cfg, "backup") == NULL);
+	config_free(&cfg);
+	T_ASSERT(cfg.channels == NULL && cfg.nchannels == 0);
+}
+
+/* A channel of two IMAP stores, with nothing but far and near. */
+static const char channel_min_yaml[] =
+    "stores:\n"
+    "  a: {type: imap, host: a.example, user: u}\n"
+    "  b: {type: imap, host: b.example, user: u}\n"
+    "channels:\n"
+    "  a-to-b: {far: a, near: b}\n";
+
+static void
+test_channel_defaults(void)
+{
+	const struct channel_conf *ch;
+	struct config cfg;
+	struct err err = {0};
+
+	setenv("HOME", "/home/alice", 1);
+	unsetenv("XDG_STATE_HOME");
+	T_EQ_INT(load(channel_min_yaml, &cfg, &err), 0);
+	ch = config_channel(&cfg, "a-to-b");
+	T_ASSERT(ch != NULL);
+	T_EQ_INT(ch->line, 5);
+	T_EQ_INT(ch->mode, CONF_MODE_TWO_WAY);
+	T_EQ_INT(ch->nfolders, 1);
+	T_EQ_STR(ch->folders[0], "*");
+	T_ASSERT(ch->create);
+	T_ASSERT(!ch->expunge);
+	T_EQ_STR(ch->state, "/home/alice/.local/state/ferry/a-to-b.db");
+	T_EQ_INT(ch->brake_percent, 25);
+	T_EQ_INT(ch->brake_min, 10);
+	T_EQ_INT(ch->nrenames, 0);
+	T_ASSERT(ch->renames == NULL);
+	config_free(&cfg);
+}
+
+/* The default state file follows the environment at load time. */
+static void
+test_channel_state_default(void)
+{
+	struct config cfg;
+	struct err err = {0};
+
+	setenv("HOME", "/home/alice", 1);
+	setenv("XDG_STATE_HOME", "/xdg/state//", 1);
+	T_EQ_INT(load(channel_min_yaml, &cfg, &err), 0);
+	T_EQ_STR(cfg.channels[0].state, "/xdg/state/ferry/a-to-b.db");
+	config_free(&cfg);
+
+	setenv("XDG_STATE_HOME", "relative/is/ignored", 1);
+	T_EQ_INT(load(channel_min_yaml, &cfg, &err), 0);
+	T_EQ_STR(
+	    cfg.channels[0].state, "/home/alice/.local/state/ferry/a-to-b.db");
+	config_free(&cfg);
+
+	unsetenv("XDG_STATE_HOME");
+	setenv("HOME", "/", 1);
+	T_EQ_INT(load(channel_min_yaml, &cfg, &err), 0);
+	T_EQ_STR(cfg.channels[0].state, "/.local/state/ferry/a-to-b.db");
+	config_free(&cfg);
+
+	unsetenv("HOME");
+	T_EQ_INT(load(channel_min_yaml, &cfg, &err), -1);
+	T_EQ_INT(err.kind, ERR_CONFIG);
+	T_EQ_STR(err.msg, NAME ":5: channels.a-to-b: no default state file: "
+			       "neither XDG_STATE_HOME nor HOME is an "
+			       "absolute path; set \"state\"");
+	T_ASSERT(cfg.channels == NULL);
+
+	/* Without HOME, an explicit absolute state still works. */
+	setenv("XDG_STATE_HOME", "/xdg", 1);
+	T_EQ_INT(load(channel_min_yaml, &cfg, &err), 0);
+	T_EQ_STR(cfg.channels[0].state, "/xdg/ferry/a-to-b.db");
+	config_free(&cfg);
+	setenv("HOME", "/home/alice", 1);
+	unsetenv("XDG_STATE_HOME");
+}
+
+/* Given state paths: ~/, relative to the file, tidied. */
+static void
+test_channel_state_paths(void)
+{
+	static const struct {
+		const char *state, *base, *want;
+	} t[] = {
+	    {"~/s/w.db", DIR, "/home/alice/s/w.db"},
+	    {"s//w.db", DIR, DIR "/s/w.db"},
+	    {"./s/./w.db", DIR, DIR "/s/w.db"},
+	    {"s/../w.db", DIR, DIR "/s/../w.db"},
+	    {"/var//lib/./ferry/.w.db", DIR, "/var/lib/ferry/.w.db"},
+	    {"s/w.db", NULL, "s/w.db"},
+	    {"./w.db", NULL, "w.db"},
+	    {"./.", NULL, "."},
+	    {".//w.db", NULL, "w.db"},
+	    {"a/.//./b", NULL, "a/b"},
+	    {"//x/.", NULL, "/x"},
+	    {"a/..//b/..", NULL, "a/../b/.."},
+	};
+	char yaml[512];
+	size_t i;
+
+	setenv("HOME", "/home/alice", 1);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct config cfg;
+		struct err err = {0};
+
+		snprintf(yaml, sizeof(yaml),
+		    "stores:\n"
+		    "  a: {type: imap, host: h, user: u}\n"
+		    "  m: {type: maildir, path: x}\n"
+		    "channels:\n"
+		    "  w: {far: a, near: m, state: \"%s\"}\n",
+		    t[i].state);
+		T_EQ_INT(config_load_mem(
+			     yaml, strlen(yaml), NAME, t[i].base, &cfg, &err),
+		    0);
+		T_EQ_STR(cfg.channels[0].state, t[i].want);
+		config_free(&cfg);
+	}
+}
+
+/* The modes, and expunge where it means something. */
+static void
+test_channel_modes(void)
+{
+	static const struct {
+		const char *mode;
+		enum conf_mode want;
+		bool expunge_ok;
+	} t[] = {
+	    {"two-way", CONF_MODE_TWO_WAY, true},
+	    {"pull", CONF_MODE_PULL, false},
+	    {"push", CONF_MODE_PUSH, false},
+	    {"mirror-pull", CONF_MODE_MIRROR_PULL, true},
+	    {"mirror-push", CONF_MODE_MIRROR_PUSH, true},
+	};
+	char yaml[512];
+	size_t i;
+
+	setenv("HOME", "/home/alice", 1);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct config cfg;
+		struct err err = {0};
+
+		snprintf(yaml, sizeof(yaml),
+		    "stores:\n"
+		    "  a: {type: imap, host: h, user: u}\n"
+		    "  m: {type: maildir, path: x}\n"
+		    "channels:\n"
+		    "  w: {far: a, near: m, mode: %s, expunge: true}\n",
+		    t[i].mode);
+		T_EQ_INT(load(yaml, &cfg, &err), t[i].expunge_ok ? 0 : -1);
+		if (t[i].expunge_ok) {
+			T_EQ_INT(cfg.channels[0].mode, t[i].want);
+			T_ASSERT(cfg.channels[0].expunge);
+			config_free(&cfg);
+		}
+		T_EQ_STR(config_mode_name(t[i].want), t[i].mode);
+	}
+	T_EQ_STR(config_mode_name((enum conf_mode)99), "?");
+}
+
+/* The bounds on channels, patterns and renames. */
+static void
+test_channel_limits(void)
+{
+	struct buf b;
+	struct config cfg;
+	struct err err = {0};
+	int i;
+
+	setenv("HOME", "/home/alice", 1);
+	unsetenv("XDG_STATE_HOME");
+	buf_init(&b, BUF_NOMAX);
+	T_EQ_INT(buf_puts(&b, "stores:\n  a: {type: imap, host: h, user: u}\n"
+			      "  m: {type: maildir, path: x}\n"
+			      "channels:\n"),
+	    0);
+	for (i = 0; i < CONFIG_MAX_CHANNELS; i++)
+		T_EQ_INT(buf_printf(&b, "  c%d: {far: a, near: m}\n", i), 0);
+	T_EQ_INT(config_load_mem(b.data, b.len, NAME, DIR, &cfg, &err), 0);
+	T_EQ_INT(cfg.nchannels, CONFIG_MAX_CHANNELS);
+	T_EQ_STR(
+	    cfg.channels[511].state, "/home/alice/.local/state/ferry/c511.db");
+	config_free(&cfg);
+	T_EQ_INT(buf_puts(&b, "  c512: {far: a, near: m}\n"), 0);
+	T_EQ_INT(config_load_mem(b.data, b.len, NAME, DIR, &cfg, &err), -1);
+	T_EQ_STR(err.msg, NAME ":517: channels.c512: more than 512 channels");
+
+	buf_reset(&b);
+	T_EQ_INT(buf_puts(&b, CH_HEAD "    folders: [\"*\""), 0);
+	for (i = 1; i <= CONFIG_MAX_PATTERNS; i++)
+		T_EQ_INT(buf_printf(&b, ", \"!f%d\"", i), 0);
+	T_EQ_INT(buf_puts(&b, "]\n"), 0);
+	T_EQ_INT(config_load_mem(b.data, b.len, NAME, DIR, &cfg, &err), -1);
+	T_EQ_STR(err.msg, NAME ":9: channels.w.folders: more than 256 "
+			       "patterns");
+
+	buf_reset(&b);
+	T_EQ_INT(buf_puts(&b, CH_HEAD "    rename:\n"), 0);
+	for (i = 0; i < CONFIG_MAX_RENAMES; i++)
+		T_EQ_INT(buf_printf(&b, "      f%d: n%d\n", i, i), 0);
+	T_EQ_INT(config_load_mem(b.data, b.len, NAME, DIR, &cfg, &err), 0);
+	T_EQ_INT(cfg.channels[0].nrenames, CONFIG_MAX_RENAMES);
+	T_EQ_STR(cfg.channels[0].renames[1023].near, "n1023");
+	config_free(&cfg);
+	T_EQ_INT(buf_puts(&b, "      one: more\n"), 0);
+	T_EQ_INT(config_load_mem(b.data, b.len, NAME, DIR, &cfg, &err), -1);
+	T_EQ_STR(
+	    err.msg, NAME ":10: channels.w.rename: more than 1024 renames");
+
+	/* A long list of stores is cut in the message. */
+	buf_reset(&b);
+	T_EQ_INT(buf_puts(&b, "stores:\n"), 0);
+	for (i = 0; i < 40; i++)
+		T_EQ_INT(buf_printf(&b,
+			     "  store-with-a-long-name-%02d: {type: maildir, "
+			     "path: x}\n",
+			     i),
+		    0);
+	T_EQ_INT(buf_puts(&b, "channels:\n  w: {far: x, near: y}\n"), 0);
+	T_EQ_INT(config_load_mem(b.data, b.len, NAME, DIR, &cfg, &err), -1);
+	T_EQ_STR(err.msg, NAME ":43: channels.w.far: no store named \"x\" "
+			       "(stores: store-with-a-long-name-00, "
+			       "store-with-a-long-name-01, "
+			       "store-with-a-long-name-02, "
+			       "store-with-a-long-name-03, "
+			       "store-with-a-long-name-04, "
+			       "store-with-a-long-name-05, "
+			       "store-with-a-long-name-06, "
+			       "store-with-a-long-name-07, "
+			       "store-with-a-long-name-08, ...)");
+	buf_release(&b);
+}
+
+struct glob_case {
+	const char *pattern;
+	const char *name;
+	bool match;
+};
+
+static const struct glob_case globs[] = {
+    /* Literals: the whole name, byte for byte. */
+    {"INBOX", "INBOX", true},
+    {"INBOX", "inbox", false},
+    {"INBOX", "INBOX/Sub", false},
+    {"INBOX", "INBO", false},
+    {"", "", true},
+    {"", "a", false},
+    /* '*' crosses levels. */
+    {"*", "INBOX", true},
+    {"*", "", true},
+    {"*", "Work/a/b", true},
+    {"Work/*", "Work/a/b", true},
+    {"Work/*", "Work", false},
+    {"Work*", "Work", true},
+    {"Work*", "Workshop/x", true},
+    {"*/b", "a/x/b", true},
+    {"*a*a*b", "aaaab", true},
+    {"*a*a*b", "aaaa", false},
+    {"**", "a/b", true},
+    /* '%' stays within one level. */
+    {"%", "INBOX", true},
+    {"%", "Work/a", false},
+    {"Work/%", "Work/a", true},
+    {"Work/%", "Work/a/b", false},
+    {"Work%", "Workshop/x", false},
+    {"a%b", "ab", true},
+    {"a%b", "a/b", false},
+    {"%/%", "a/b", true},
+    {"%/%", "a/b/c", false},
+    {"Lists/%/Archive", "Lists/ferry/Archive", true},
+    {"Lists/%/Archive", "Lists/a/b/Archive", false},
+    {"Lists/*/Archive", "Lists/a/b/Archive", true},
+    {"%%%", "abc", true},
+    {"*%", "a/b", true},
+    {"%*", "a/b", true},
+    {"*/%", "a/b/c", true},
+    {"%/*", "a/b/c", true},
+    {"a*%c", "a/b/c", true},
+    {"a%*c", "a/b/c", true},
+    {"a%/%c", "a/b/c", false},
+    {"a*/%c", "ab/x/c", true},
+    {"%x*y%", "ax/b/yc", true},
+    {"%x*y%", "a/x/b/yc", false},
+    /* Nothing else is special, '!' included. */
+    {"[Gmail]/*", "[Gmail]/Sent Mail", true},
+    {"[Gmail]/*", "G/x", false},
+    {"?", "a", false},
+    {"?", "?", true},
+    {"a\\*", "a\\bc", true},
+    {"a\\*", "a*", false},
+    {"!Junk", "!Junk", true},
+    {"!Junk", "Junk", false},
+    /* UTF-8: bytes, so a wildcard may match part of a character only
+     * when the rest of the pattern allows it. */
+    {"Entw\xc3\xbcrfe", "Entw\xc3\xbcrfe", true},
+    {"Entw%rfe", "Entw\xc3\xbcrfe", true},
+    {"Entw\xc3\xbc%", "Entwurf", false},
+    {"\xe6\x97\xa5\xe6\x9c\xac/*", "\xe6\x97\xa5\xe6\x9c\xac/\xe5\x8f\x97",
+	true},
+    {"\xe6\x97\xa5\xe6\x9c\xac/%", "\xe6\x97\xa5\xe6\x9c\xac/a/b", false},
+    {"*\xc3\xa9", "Caf\xc3\xa9", true},
+    {"*\xc3\xa9", "Cafe", false},
+};
+
+static void
+test_glob(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(globs) / sizeof(globs[0]); i++)
+		if (config_glob_match(globs[i].pattern, globs[i].name) !=
+		    globs[i].match)
+			t_fail(__FILE__, __LINE__, "\"%s\" vs \"%s\": want %s",
+			    globs[i].pattern, globs[i].name,
+			    globs[i].match ? "a match" : "no match");
+}
+
+/* The obvious exponential matcher, as the reference. */
+static bool
+naive_match(const char *p, const char *n)
+{
+	if (*p == '\0')
+		return *n == '\0';
+	if (*p == '*' || *p == '%') {
+		if (naive_match(p + 1, n))
+			return true;
+		return *n != '\0' && (*p == '*' || *n != '/') &&
+		       naive_match(p, n + 1);
+	}
+	return *n == *p && naive_match(p + 1, n + 1);
+}
+
+/* Random short patterns and names agree with the reference. */
+static void
+test_glob_reference(void)
+{
+	static const char pat_chars[] = "ab/*%";
+	static const char name_chars[] = "ab/";
+	uint32_t seed = 12345;
+	char p[9], n[11];
+	int round, i, len, matches = 0;
+
+	for (round = 0; round < 20000; round++) {
+		seed = seed * 1103515245u + 12345u;
+		len = (int)(seed >> 16) % 9;
+		for (i = 0; i < len; i++) {
+			seed = seed * 1103515245u + 12345u;
+			p[i] = pat_chars[(seed >> 16) % 5];
+		}
+		p[len] = '\0';
+		seed = seed * 1103515245u + 12345u;
+		len = (int)(seed >> 16) % 11;
+		for (i = 0; i < len; i++) {
+			seed = seed * 1103515245u + 12345u;
+			n[i] = name_chars[(seed >> 16) % 3];
+		}
+		n[len] = '\0';
+		if (config_glob_match(p, n) != naive_match(p, n))
+			t_fail(__FILE__, __LINE__, "\"%s\" vs \"%s\"", p, n);
+		matches += naive_match(p, n);
+	}
+	T_ASSERT(matches > 1000 && matches < 19000); /* both kinds seen */
+}
+
+/*
+ * Inputs that take a backtracking matcher exponential or cubic time:
+ * here each is pattern * name steps, well under a second.
+ */
+static void
+test_glob_pathological(void)
+{
+	struct buf p, n;
+	int i;
+
+	buf_init(&p, BUF_NOMAX);
+	buf_init(&n, BUF_NOMAX);
+	for (i = 0; i < 2000; i++)
+		T_EQ_INT(buf_puts(&p, i % 2 ? "%a" : "*a"), 0);
+	T_EQ_INT(buf_putc(&p, 'b'), 0);
+	for (i = 0; i < 8000; i++)
+		T_EQ_INT(buf_putc(&n, i % 100 == 99 ? '/' : 'a'), 0);
+	T_ASSERT(!config_glob_match(p.data, n.data));
+	T_EQ_INT(buf_puts(&n, "aab"), 0);
+	T_ASSERT(config_glob_match(p.data, n.data));
+
+	buf_reset(&p);
+	for (i = 0; i < 4000; i++)
+		T_EQ_INT(buf_putc(&p, '%'), 0);
+	T_EQ_INT(buf_puts(&p, "/x"), 0);
+	T_ASSERT(!config_glob_match(p.data, n.data));
+	buf_release(&p);
+	buf_release(&n);
+}
+
+/* Load a channel whose folders are the YAML list patterns. */
+static void
+load_folders(const char *patterns, struct config *cfg)
+{
+	char yaml[1024];
+	struct err err = {0};
+
+	snprintf(yaml, sizeof(yaml),
+	    "stores:\n"
+	    "  a: {type: imap, host: h, user: u}\n"
+	    "  m: {type: maildir, path: x}\n"
+	    "channels:\n"
+	    "  w: {far: a, near: m, state: /s.db, folders: %s}\n",
+	    patterns);
+	if (load(yaml, cfg, &err) != 0)
+		t_fail(__FILE__, __LINE__, "load: %s", err.msg);
+}
+
+struct selection {
+	const char *patterns; /* a YAML list */
+	const char *folder;
+	bool selected;
+};
+
+static const struct selection selections[] = {
+    {"[\"*\"]", "INBOX", true},
+    {"[\"*\"]", "a/b/c", true},
+    {"[INBOX]", "INBOX", true},
+    {"[INBOX]", "Sent", false},
+    {"[INBOX]", "INBOX/Sub", false},
+    {"[\"*\", \"!Junk\"]", "INBOX", true},
+    {"[\"*\", \"!Junk\"]", "Junk", false},
+    {"[\"*\", \"!Junk\"]", "Junk/Old", true},
+    {"[\"*\", \"!Junk\", \"!Junk/*\"]", "Junk/Old", false},
+    {"[\"%\"]", "Work", true},
+    {"[\"%\"]", "Work/a", false},
+    {"[\"Work/%\"]", "Work/a", true},
+    {"[\"Work/%\"]", "Work/a/b", false},
+    /* The last pattern that matches wins. */
+    {"[\"*\", \"!Work/*\", \"Work/Important\"]", "Work/Important", true},
+    {"[\"*\", \"!Work/*\", \"Work/Important\"]", "Work/Other", false},
+    {"[\"*\", \"!Work/*\", \"Work/Important\"]", "Work", true},
+    {"[\"Work/Important\", \"!Work/*\", \"*\"]", "Work/Other", true},
+    {"[\"Work/Important\", \"!Work/*\"]", "Work/Important", false},
+    {"[\"!Work/*\", \"Work/%\"]", "Work/a", true},
+    {"[\"!Work/*\", \"Work/%\"]", "Work/a/b", false},
+    {"[\"!Work/*\", \"Work/%\"]", "INBOX", false},
+    /* Non-ASCII names. */
+    {"[\"*\", \"!Entw\xc3\xbcrfe\"]", "Entw\xc3\xbcrfe", false},
+    {"[\"*\", \"!Entw\xc3\xbcrfe\"]", "Entwurf", true},
+    {"[\"\xe6\x97\xa5\xe6\x9c\xac/%\"]",
+	"\xe6\x97\xa5\xe6\x9c\xac/\xe5\x8f\x97", true},
+    {"[\"\xe6\x97\xa5\xe6\x9c\xac/%\"]", "\xe6\x97\xa5\xe6\x9c\xac", false},
+    {"[\"Caf\xc3\xa9/*\", \"!Caf\xc3\xa9/%/Old\"]",
+	"Caf\xc3\xa9/Men\xc3\xbc/Old", false},
+    {"[\"Caf\xc3\xa9/*\", \"!Caf\xc3\xa9/%/Old\"]",
+	"Caf\xc3\xa9/Men\xc3\xbc/New", true},
+};
+
+static void
+test_folder_selected(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(selections) / sizeof(selections[0]); i++) {
+		const struct selection *t = &selections[i];
+		struct config cfg;
+
+		load_folders(t->patterns, &cfg);
+		if (config_folder_selected(&cfg.channels[0], t->folder) !=
+		    t->selected)
+			t_fail(__FILE__, __LINE__, "%s vs \"%s\": want %s",
+			    t->patterns, t->folder,
+			    t->selected ? "selected" : "not selected");
+		config_free(&cfg);
+	}
+}
+
 /* The documented sample loads as it is (run from the source tree). */
 static void
 test_sample(void)
 {
+	const struct channel_conf *ch;
 	const struct store_conf *s;
 	struct config cfg;
 	struct err err = {0};
@@ -1000,6 +1726,7 @@ test_sample(void)
 	if (access("sample.yaml", R_OK) != 0)
 		t_skip("sample.yaml not in the current directory");
 	setenv("HOME", "/home/alice", 1);
+	setenv("XDG_STATE_HOME", "/xdg/state", 1);
 	capture_begin();
 	T_EQ_INT(config_load("sample.yaml", &cfg, &err), 0);
 	T_EQ_STR(capture_end(), "");
@@ -1010,7 +1737,21 @@ test_sample(void)
 	s = config_store(&cfg, "laptop");
 	T_ASSERT(s != NULL && s->type == CONF_STORE_MAILDIR);
 	T_EQ_STR(s->maildir.path, "/home/alice/Mail/work");
+	T_EQ_INT(cfg.nchannels, 1);
+	ch = config_channel(&cfg, "work");
+	T_ASSERT(ch != NULL);
+	T_EQ_STR(ch->far, "work");
+	T_EQ_STR(ch->near, "laptop");
+	T_EQ_INT(ch->mode, CONF_MODE_TWO_WAY);
+	T_ASSERT(ch->create && !ch->expunge);
+	T_EQ_STR(ch->state, "/xdg/state/ferry/work.db");
+	T_EQ_INT(ch->brake_percent, 25);
+	T_EQ_INT(ch->brake_min, 10);
+	T_ASSERT(config_folder_selected(ch, "INBOX"));
+	T_ASSERT(!config_folder_selected(ch, "Junk"));
+	T_EQ_INT(ch->nrenames, 1);
 	config_free(&cfg);
+	unsetenv("XDG_STATE_HOME");
 }
 
 static void
@@ -1021,6 +1762,7 @@ test_names(void)
 	T_EQ_STR(config_tls_name(CONF_TLS_STARTTLS), "starttls");
 	T_EQ_STR(config_layout_name(CONF_LAYOUT_MAILDIRPP), "maildir++");
 	T_EQ_STR(config_pass_name(CONF_PASS_FILE), "password_file");
+	T_EQ_STR(config_mode_name(CONF_MODE_MIRROR_PUSH), "mirror-push");
 }
 
 static const struct t_case cases[] = {
@@ -1041,6 +1783,17 @@ static const struct t_case cases[] = {
     {"load a file; relative paths", test_load_file},
     {"load a file: errors", test_load_file_errors},
     {"default path", test_default_path},
+    {"channels: every key, before stores:", test_channel_full},
+    {"channels: defaults", test_channel_defaults},
+    {"channels: default state from the environment",
+	test_channel_state_default},
+    {"channels: state paths", test_channel_state_paths},
+    {"channels: modes and expunge", test_channel_modes},
+    {"channels: limits", test_channel_limits},
+    {"glob: table", test_glob},
+    {"glob: against a naive matcher", test_glob_reference},
+    {"glob: pathological inputs", test_glob_pathological},
+    {"folders: selection, last match wins", test_folder_selected},
     {"sample.yaml loads", test_sample},
     {"enum names", test_names},
 };
