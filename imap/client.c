@@ -48,6 +48,8 @@
 
 #define MAX_SEGMENTS 64 /* synchronising literals per command */
 #define MAX_HIDDEN 8 /* ranges a trace hides, per command */
+#define WRITE_LOW_WATER (256 * 1024)
+#define WRITE_HIGH_WATER (4 * 1024 * 1024)
 #define MAX_CAPS 4096 /* bytes of capability text kept */
 #define LITERAL_MINUS 4096 /* RFC 7888: LITERAL- non-sync limit */
 
@@ -335,6 +337,14 @@ sendable(const struct imap_client *c)
 		return false;
 	if ((next->flags & IMAP_CMD_BARRIER) && c->in_flight.n > 0)
 		return false;
+	/*
+	 * Backpressure: while the socket has not taken what was queued,
+	 * hold further commands (CONN_EV_DRAINED pumps again), so that a
+	 * run of big APPENDs waits instead of overflowing the write queue.
+	 */
+	if (conn_wpending(c->conn) > WRITE_LOW_WATER &&
+	    conn_wpending(c->conn) + next->out.len > WRITE_HIGH_WATER)
+		return false;
 	return true;
 }
 
@@ -344,6 +354,8 @@ pump(struct imap_client *c)
 	while (sendable(c)) {
 		struct imap_cmd *cmd = q_shift(&c->pending);
 
+		if (cmd == NULL) /* sendable() saw one; this tells the compiler */
+			break;
 		cmd->tag = c->next_tag++;
 		q_push(&c->in_flight, cmd);
 		c->sent++;
@@ -1311,8 +1323,8 @@ connect_with(struct imap_client *c, int fd, struct err *err)
 	int r;
 
 	set_state(c, IMAP_ST_CONNECTING);
-	r = fd == -1 ? conn_start(c->conn, err) :
-		       conn_start_fd(c->conn, fd, err);
+	r = fd == -1 ? conn_start(c->conn, err)
+		     : conn_start_fd(c->conn, fd, err);
 	if (r == -1) {
 		set_state(c, IMAP_ST_CLOSED);
 		return -1;
