@@ -40,6 +40,7 @@
 #include "cmd/config_priv.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/hex.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "util/xalloc.h"
@@ -499,42 +500,6 @@ get_path(struct ctx *c, const struct ynode *v, char **out)
 	return r;
 }
 
-static int
-hex_value(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
-/* "sha256:" and 32 bytes of hex, optionally with ':' between bytes. */
-static int
-parse_fingerprint(struct str s, unsigned char *out, size_t *len_out)
-{
-	size_t n = 0;
-
-	if (!str_skip_ci(&s, "sha256:"))
-		return -1;
-	while (s.len > 0) {
-		int hi = hex_value(s.p[0]);
-		int lo = s.len > 1 ? hex_value(s.p[1]) : -1;
-
-		if (hi < 0 || lo < 0 || n == 32)
-			return -1;
-		out[n++] = (unsigned char)(hi << 4 | lo);
-		s.p += 2;
-		s.len -= 2;
-		if (s.len > 1 && s.p[0] == ':')
-			str_skip_char(&s, ':');
-	}
-	*len_out = n;
-	return n == 32 ? 0 : -1;
-}
-
 /* The store keys.  The channel keys are in config_channel.c. */
 
 static const char *const store_type_names[] = {"imap", "maildir"};
@@ -576,10 +541,10 @@ set_fingerprint(struct ctx *c, const struct ynode *v, struct store_conf *s)
 	struct imap_conf *ic = &s->imap;
 
 	if (v->kind != YN_SCALAR ||
-	    parse_fingerprint(str_make(v->text, v->len), ic->fingerprint,
-		&ic->fingerprint_len) == -1)
+	    fingerprint_parse(str_make(v->text, v->len), ic->fingerprint) == -1)
 		return conf_expected(
 		    c, v, "\"sha256:\" and 64 hex digits (colons allowed)");
+	ic->fingerprint_len = FINGERPRINT_LEN;
 	return 0;
 }
 

@@ -57,6 +57,7 @@
 
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/hex.h"
 #include "util/log.h"
 #include "util/loop.h"
 #include "util/xalloc.h"
@@ -147,7 +148,7 @@ struct conn {
 	BIO_METHOD *biom;
 	SSL *ssl;
 	X509 *peer;
-	unsigned char pin[32];
+	unsigned char pin[FINGERPRINT_LEN];
 	bool pinned, starttls, tls_up;
 	bool hs_want_write; /* the handshake waits for POLLOUT */
 	bool wr_wants_read; /* SSL_write waits for input */
@@ -567,43 +568,13 @@ tls_reason(char *buf, size_t n)
 	ERR_clear_error();
 }
 
-static int
-hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /* Parse opts.fingerprint, "sha256:HEX" with optional colons. */
 static int
 parse_pin(struct conn *c, struct err *err)
 {
-	const char *s = c->fingerprint;
-	size_t n = 0;
-	int hi = -1, v;
-
-	if (s == NULL)
+	if (c->fingerprint == NULL)
 		return 0;
-	if (strncasecmp(s, "sha256:", 7) != 0)
-		goto bad;
-	for (s += 7; *s != '\0'; s++) {
-		if (*s == ':')
-			continue;
-		if ((v = hexval(*s)) < 0 || n == sizeof(c->pin))
-			goto bad;
-		if (hi < 0) {
-			hi = v;
-		} else {
-			c->pin[n++] = (unsigned char)(hi << 4 | v);
-			hi = -1;
-		}
-	}
-	if (n != sizeof(c->pin) || hi >= 0)
+	if (fingerprint_parse(str_from(c->fingerprint), c->pin) == -1)
 		goto bad;
 	c->pinned = true;
 	return 0;

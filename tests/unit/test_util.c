@@ -4,6 +4,7 @@
  * and the poll loop.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include "util/base64.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/hex.h"
 #include "util/loop.h"
 #include "util/str.h"
 
@@ -260,7 +262,37 @@ test_base64_rejects(void)
 	buf_release(&b);
 }
 
+static void
+test_fingerprint_parse(void)
+{
+	const char *hex = "00112233445566778899aabbccddeeff"
+			  "00112233445566778899AABBCCDDEEFF";
+	unsigned char fp[FINGERPRINT_LEN];
+	char buf[200];
+	int i;
+
+	snprintf(buf, sizeof(buf), "sha256:%s", hex);
+	T_EQ_INT(fingerprint_parse(str_from(buf), fp), 0);
+	T_EQ_INT(fp[0], 0x00);
+	T_EQ_INT(fp[15], 0xff);
+	T_EQ_INT(fp[31], 0xff);
+	/* Colons between bytes, upper-case prefix. */
+	memcpy(buf, "SHA256:", 7);
+	for (i = 0; i < FINGERPRINT_LEN; i++)
+		snprintf(buf + 7 + 3 * i, 4, "%.2s:", hex + 2 * i);
+	buf[7 + 3 * FINGERPRINT_LEN - 1] = '\0';
+	T_EQ_INT(fingerprint_parse(str_from(buf), fp), 0);
+	T_EQ_INT(fp[31], 0xff);
+	T_EQ_INT(fingerprint_parse(str_from("sha256:0011"), fp), -1);
+	T_EQ_INT(fingerprint_parse(str_from("sha1:00"), fp), -1);
+	snprintf(buf, sizeof(buf), "sha256:%s00", hex);
+	T_EQ_INT(fingerprint_parse(str_from(buf), fp), -1);
+	snprintf(buf, sizeof(buf), "sha256:%.63sg", hex);
+	T_EQ_INT(fingerprint_parse(str_from(buf), fp), -1);
+}
+
 static const struct t_case cases[] = {
+    {"fingerprint parse", test_fingerprint_parse},
     {"base64 round trip", test_base64_round_trip},
     {"base64 rejects", test_base64_rejects},
     {"buf grows and stays terminated", test_buf_grows_and_stays_terminated},
