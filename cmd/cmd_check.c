@@ -20,6 +20,7 @@
 #include "util/err.h"
 #include "util/log.h"
 #include "util/loop.h"
+#include "util/sort.h"
 #include "util/xalloc.h"
 
 #define MAX_FOLDERS 10000
@@ -214,7 +215,7 @@ print_folders(struct folders *f)
 {
 	size_t i, w;
 
-	qsort(f->v, f->n, sizeof(*f->v), folder_cmp);
+	sort_array(f->v, f->n, sizeof(*f->v), folder_cmp);
 	printf("folders (%zu, delimiter '%c'):\n", f->n,
 	    f->delim ? f->delim : '?');
 	for (i = 0; i < f->n; i++) {

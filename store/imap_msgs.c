@@ -31,6 +31,7 @@
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/sort.h"
 #include "util/str.h"
 #include "util/xalloc.h"
 
@@ -98,7 +99,7 @@ ims_ranges_norm(struct uranges *r)
 
 	if (r->n < 2)
 		return;
-	qsort(r->v, r->n, sizeof(*r->v), range_cmp);
+	sort_array(r->v, r->n, sizeof(*r->v), range_cmp);
 	for (i = 1; i < r->n; i++) {
 		if ((uint64_t)r->v[i].lo <= (uint64_t)r->v[j].hi + 1) {
 			if (r->v[i].hi > r->v[j].hi)
@@ -182,7 +183,7 @@ ims_uids_sorted(const uint32_t *uids, size_t n, size_t *nout)
 
 	if (n > 0)
 		memcpy(v, uids, n * sizeof(*v));
-	qsort(v, n, sizeof(*v), uid_cmp);
+	sort_array(v, n, sizeof(*v), uid_cmp);
 	for (i = 0; i < n; i++)
 		if (v[i] != 0 && (j == 0 || v[j - 1] != v[i]))
 			v[j++] = v[i];

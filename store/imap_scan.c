@@ -38,6 +38,7 @@
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/sort.h"
 #include "util/str.h"
 #include "util/xalloc.h"
 
@@ -533,7 +534,7 @@ build_msgs(struct scan_op *so)
 	size_t i, j, n = 0;
 
 	if (so->nrecs > 1)
-		qsort(so->recs, so->nrecs, sizeof(*so->recs), rec_cmp);
+		sort_array(so->recs, so->nrecs, sizeof(*so->recs), rec_cmp);
 	so->msgs = xcalloc(so->nrecs ? so->nrecs : 1, sizeof(*so->msgs));
 	for (i = 0; i < so->nrecs; i = j) {
 		struct rec *r = &so->recs[i];

@@ -58,6 +58,7 @@
 #include "store/maildir_int.h"
 #include "util/log.h"
 #include "util/loop.h"
+#include "util/sort.h"
 #include "util/xalloc.h"
 
 enum job_kind {
@@ -292,7 +293,7 @@ number(struct maildir *md, const struct where *w,
 	size_t i, nfresh = 0;
 	int r = 0;
 
-	qsort(e->v, e->n, sizeof(e->v[0]), md_ent_cmp);
+	sort_array(e->v, e->n, sizeof(e->v[0]), md_ent_cmp);
 	for (i = 0; i < e->n && r >= 0; i++) {
 		x = &e->v[i];
 		if (prev != NULL && md_base_cmp(prev->name, prev->baselen,
@@ -311,7 +312,7 @@ number(struct maildir *md, const struct where *w,
 	for (i = 0; i < e->n; i++)
 		if (e->v[i].uid == 0 && !e->v[i].gone)
 			fresh[nfresh++] = &e->v[i];
-	qsort(fresh, nfresh, sizeof(*fresh), md_ent_age_cmp);
+	sort_array(fresh, nfresh, sizeof(*fresh), md_ent_age_cmp);
 	for (i = 0; i < nfresh && r >= 0; i++) {
 		md_ent_base(fresh[i], base);
 		r = state_maildir_assign(
@@ -371,7 +372,7 @@ report(struct job *j, const struct state_mdfolder *f, const struct ents *e,
 		memcpy(m->fp, e->v[i].fp, sizeof(m->fp));
 		m->fp_len = e->v[i].fp_len;
 	}
-	qsort(j->msgs, j->nmsgs, sizeof(*j->msgs), msg_uid_cmp);
+	sort_array(j->msgs, j->nmsgs, sizeof(*j->msgs), msg_uid_cmp);
 	j->ch.uidvalidity = f->uidvalidity;
 	j->ch.uidnext = f->uidnext;
 	j->ch.full = full;

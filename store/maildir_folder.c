@@ -19,6 +19,7 @@
 
 #include "store/maildir_int.h"
 #include "util/log.h"
+#include "util/sort.h"
 #include "util/xalloc.h"
 
 /*
@@ -392,7 +393,7 @@ md_list_folders(struct maildir *md, struct flist *fl, struct err *err)
 	if (walk(md, list_one, fl, err) < 0)
 		return -1;
 	if (fl->n > 1)
-		qsort(fl->v, fl->n, sizeof(*fl->v), folder_cmp);
+		sort_array(fl->v, fl->n, sizeof(*fl->v), folder_cmp);
 	return 0;
 }
 

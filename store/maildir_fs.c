@@ -28,6 +28,7 @@
 
 #include "store/maildir_int.h"
 #include "util/log.h"
+#include "util/sort.h"
 #include "util/xalloc.h"
 
 /*
@@ -673,7 +674,7 @@ void
 md_cache_take(struct maildir *md, const struct where *w, struct ents *e)
 {
 	md_cache_drop(md);
-	qsort(e->v, e->n, sizeof(e->v[0]), md_ent_cmp);
+	sort_array(e->v, e->n, sizeof(e->v[0]), md_ent_cmp);
 	md->cache = *e;
 	memset(e, 0, sizeof(*e));
 	md->cache_folder = xstrdup(w->name);

@@ -20,6 +20,7 @@
 
 #include <openssl/evp.h>
 
+#include "util/sort.h"
 #include "util/xalloc.h"
 
 /*
@@ -225,7 +226,7 @@ store_flags_norm(const char *in, char *out, size_t n)
 	if (n == 0 || (k = tokenize(in, &v)) < 0)
 		return -1;
 	if (k > 1)
-		qsort(v, (size_t)k, sizeof(*v), token_cmp);
+		sort_array(v, (size_t)k, sizeof(*v), token_cmp);
 	/* Build aside: in and out may be the same buffer. */
 	tmp = xmalloc(n);
 	for (i = 0; i < (size_t)k; i++) {

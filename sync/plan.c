@@ -121,6 +121,7 @@
 #include "util/arena.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/sort.h"
 #include "util/xalloc.h"
 
 #define NONE SIZE_MAX
@@ -190,7 +191,7 @@ toks_sort(struct toks *t, int (*cmp)(const void *, const void *))
 {
 	size_t i, n = 0;
 
-	qsort(t->v, t->n, sizeof(*t->v), cmp);
+	sort_array(t->v, t->n, sizeof(*t->v), cmp);
 	for (i = 0; i < t->n; i++)
 		if (n == 0 || cmp(&t->v[n - 1], &t->v[i]) != 0)
 			t->v[n++] = t->v[i];
@@ -509,7 +510,7 @@ index_msgs(struct side *sd)
 	for (i = 0; i < ch->nmsgs; i++)
 		if (ch->msgs[i].uid != 0)
 			e[n++] = (struct ent){ch->msgs[i].uid, i};
-	qsort(e, n, sizeof(*e), ent_cmp);
+	sort_array(e, n, sizeof(*e), ent_cmp);
 	sd->msg = xcalloc(n + 1, sizeof(*sd->msg));
 	for (i = 0; i < n; i++) {
 		if (i + 1 < n && e[i + 1].uid == e[i].uid)
@@ -521,7 +522,7 @@ index_msgs(struct side *sd)
 	if (ch->nvanished > 0)
 		memcpy(sd->van, ch->vanished, ch->nvanished * sizeof(*sd->van));
 	sd->nvan = ch->nvanished;
-	qsort(sd->van, sd->nvan, sizeof(*sd->van), u32_cmp);
+	sort_array(sd->van, sd->nvan, sizeof(*sd->van), u32_cmp);
 }
 
 /* The rows with a UID on side s, by that UID; ERR_BOX on a repeat. */
@@ -535,7 +536,7 @@ index_rows(struct ctx *c, enum state_side s, size_t *n_out, struct err *err)
 	for (i = 0; i < in->nrows; i++)
 		if (in->rows[i].uid[s] != 0)
 			e[n++] = (struct ent){in->rows[i].uid[s], i};
-	qsort(e, n, sizeof(*e), ent_cmp);
+	sort_array(e, n, sizeof(*e), ent_cmp);
 	for (i = 1; i < n; i++)
 		if (e[i].uid == e[i - 1].uid) {
 			err_set(err, ERR_BOX,
@@ -671,7 +672,7 @@ match_keys(struct key *keys, size_t n, struct match *out)
 {
 	size_t a = 0, b, m, i, nout = 0;
 
-	qsort(keys, n, sizeof(*keys), key_cmp);
+	sort_array(keys, n, sizeof(*keys), key_cmp);
 	while (a < n) {
 		for (b = a + 1; b < n && key_same(&keys[a], &keys[b]); b++)
 			;
@@ -1239,7 +1240,7 @@ finish(struct ctx *c)
 	size_t i;
 
 	if (p->nops > 1)
-		qsort(p->ops, p->nops, sizeof(*p->ops), op_cmp);
+		sort_array(p->ops, p->nops, sizeof(*p->ops), op_cmp);
 	for (i = 0; i < p->nops; i++) {
 		p->counts[p->ops[i].kind][p->ops[i].side]++;
 		if (p->ops[i].kind == PLAN_COPY)
