@@ -354,7 +354,8 @@ pump(struct imap_client *c)
 	while (sendable(c)) {
 		struct imap_cmd *cmd = q_shift(&c->pending);
 
-		if (cmd == NULL) /* sendable() saw one; this tells the compiler */
+		if (cmd ==
+		    NULL) /* sendable() saw one; this tells the compiler */
 			break;
 		cmd->tag = c->next_tag++;
 		q_push(&c->in_flight, cmd);
