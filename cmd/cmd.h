@@ -33,6 +33,7 @@ struct store_conf;
 int cmd_version(struct cmd_ctx *, int, char **);
 int cmd_help(struct cmd_ctx *, int, char **);
 int cmd_check(struct cmd_ctx *, int, char **);
+int cmd_sync(struct cmd_ctx *, int, char **);
 
 /* Load -c FILE, or the default file; 0, or -1 with err (ERR_CONFIG). */
 int cmd_load_config(const struct cmd_ctx *, struct config *, struct err *);

@@ -14,6 +14,7 @@
 #include "util/log.h"
 
 static const struct command commands[] = {
+    {"sync", "sync channels (-n: only print the plan)", cmd_sync},
     {"check", "connect to a store and show what ferry sees", cmd_check},
     {"version", "print the version", cmd_version},
     {"help", "show this help", cmd_help},

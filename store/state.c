@@ -56,7 +56,9 @@
  *   msg          recorded     state_msg_add() after a durable copy, a
  *                             fingerprint match, or a resolved intent
  *                flags        state_msg_set_flags() once both sides agree
- *                UID -> NULL  state_msg_reset_side()
+ *                UID -> NULL  state_msg_reset_side(); state_msg_forget_side()
+ *                             (the message is gone from that side only and
+ *                             the mode does not propagate the deletion)
  *                NULL -> UID  state_msg_set_uid() (re-pairing)
  *                deleted      state_msg_delete(), state_msg_delete_id()
  *   pending      added        state_pending_add() before the copy
@@ -166,6 +168,8 @@ enum stmt_id {
 	S_MSG_DROP_NEAR,
 	S_MSG_FORGET_FAR,
 	S_MSG_FORGET_NEAR,
+	S_MSG_UNSET_FAR,
+	S_MSG_UNSET_NEAR,
 	S_PEND_INSERT,
 	S_PEND_LIST,
 	S_PEND_DEL,
@@ -258,6 +262,10 @@ static const char *const sql_text[S__COUNT] = {
     [S_MSG_DROP_NEAR] = "DELETE FROM msg WHERE pair = ?1 AND far_uid IS NULL",
     [S_MSG_FORGET_FAR] = "UPDATE msg SET far_uid = NULL WHERE pair = ?1",
     [S_MSG_FORGET_NEAR] = "UPDATE msg SET near_uid = NULL WHERE pair = ?1",
+    [S_MSG_UNSET_FAR] = "UPDATE msg SET far_uid = NULL, far_objid = NULL "
+			"WHERE id = ?1 AND near_uid IS NOT NULL",
+    [S_MSG_UNSET_NEAR] = "UPDATE msg SET near_uid = NULL, near_objid = NULL "
+			 "WHERE id = ?1 AND far_uid IS NOT NULL",
     [S_PEND_INSERT] = "INSERT INTO pending(pair, side, source_uid, "
 		      "fingerprint, dest_uidnext, created) "
 		      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -1535,6 +1543,23 @@ state_msg_set_uid(struct state *st, int64_t id, enum state_side side,
 	if (sqlite3_changes(st->db) == 0)
 		return err_set(err, ERR_MSG,
 		    "state %s: no message row %" PRId64, st->path, id);
+	return 0;
+}
+
+int
+state_msg_forget_side(
+    struct state *st, int64_t id, enum state_side side, struct err *err)
+{
+	int changes = 0;
+
+	assert(SIDE_OK(side));
+	if (writable(st, err) < 0 ||
+	    run_int(st, S_MSG_UNSET_FAR + side, id, 0, &changes, err) < 0)
+		return -1;
+	if (changes == 0)
+		return err_set(err, ERR_MSG,
+		    "state %s: message row %" PRId64 " has no %s UID to keep",
+		    st->path, id, side_names[1 - side]);
 	return 0;
 }
 

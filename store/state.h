@@ -250,6 +250,14 @@ int state_msg_set_flags(
  */
 int state_msg_set_uid(struct state *, int64_t id, enum state_side, uint32_t uid,
     const char *objid, struct err *);
+/*
+ * state_msg_forget_side(st, id, side, err):
+ * The message of row id is gone from side and stays on the other side
+ * (the mode does not propagate that deletion): clear side's UID and
+ * object id.  The row must keep the other side's UID; ERR_MSG otherwise.
+ */
+int state_msg_forget_side(
+    struct state *, int64_t id, enum state_side, struct err *);
 /* Delete the row of pair whose side UID is uid; none is not an error. */
 int state_msg_delete(
     struct state *, int64_t pair, enum state_side, uint32_t uid, struct err *);

@@ -1,0 +1,591 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * exec.c - the executor: carries one folder pair's plan out against the
+ * two stores and records every result in the state (step 5 and 6 of
+ * "The sync algorithm" in DESIGN.md).
+ *
+ * Dependencies between the ops, in the order they run:
+ *   COPY         intent (durable) -> fetch to a temp file -> append ->
+ *                one transaction: msg row + intent removed.  Up to
+ *                x->window copies are in flight; the stores pipeline.
+ *   PAIR/REPAIR  state rows, before the FLAGS that may name them.
+ *   FLAGS        one store_set_flags per (side, add, remove) group.
+ *   SET_BASE     only for rows none of whose FLAGS failed.
+ *   EXPUNGE      one store_expunge per side, then the rows go.
+ *   FORGET_SIDE  the row loses that side's UID (nothing is copied back).
+ *   DROP_ROW     the row goes.
+ * An ERR_MSG result is recorded as a failure of that message and the rest
+ * goes on; any other error ends the pass and is returned.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/state.h"
+#include "store/store.h"
+#include "sync/sync.h"
+#include "util/err.h"
+#include "util/log.h"
+#include "util/loop.h"
+#include "util/xalloc.h"
+
+#define WINDOW_DEFAULT 8
+
+struct exec;
+
+struct slot {
+	struct exec *ex;
+	const struct plan_op *op;
+	int64_t pending;
+	struct store_body body;
+	bool busy;
+};
+
+struct exec {
+	struct sync_exec *x;
+	struct err err; /* the first error that ends the pass */
+	bool stop;
+	unsigned outstanding;
+};
+
+/* Remember the first pass-ending error; ERR_MSG only counts a failure. */
+static void
+fail_pass(struct exec *ex, const struct err *err)
+{
+	if (!ex->stop)
+		ex->err = *err;
+	ex->stop = true;
+}
+
+static void
+fail_msg(struct exec *ex, enum state_side side, uint32_t uid, const char *kind,
+    const struct err *err)
+{
+	struct sync_exec *x = ex->x;
+	struct err e;
+
+	x->incomplete = true;
+	x->sum->failed++;
+	log_warn("%s: %s of UID %u on %s failed: %s", x->folder[side], kind,
+	    uid, state_side_name(side), err->msg);
+	if (state_failure_record(
+		x->st, x->pair, side, uid, kind, err->msg, NULL, &e) == -1)
+		fail_pass(ex, &e);
+}
+
+static void
+on_result(struct exec *ex, enum state_side side, uint32_t uid, const char *kind,
+    const struct err *err)
+{
+	if (err->kind == ERR_MSG || err->kind == ERR_LIMIT)
+		fail_msg(ex, side, uid, kind, err);
+	else
+		fail_pass(ex, err);
+}
+
+static void
+wait_idle(struct exec *ex)
+{
+	while (ex->outstanding > 0)
+		loop_run_once(ex->x->loop, 100);
+}
+
+/*
+ * Copies.
+ */
+
+static void
+slot_end(struct slot *s)
+{
+	if (s->body.fd != -1)
+		close(s->body.fd);
+	s->body.fd = -1;
+	s->busy = false;
+	s->ex->outstanding--;
+}
+
+static int
+record_copy(struct exec *ex, const struct plan_op *op, uint32_t new_uid,
+    int64_t pending, struct err *err)
+{
+	struct sync_exec *x = ex->x;
+	enum state_side dest = op->side, src = !op->side;
+	struct state_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.pair = x->pair;
+	m.uid[src] = op->uid[src];
+	m.uid[dest] = new_uid;
+	m.flags = op->base != NULL ? op->base : "";
+	m.size = op->size;
+	m.internaldate = op->internaldate;
+	m.fp = op->fp_len > 0 ? op->fp : NULL;
+	m.fp_len = op->fp_len;
+	m.objid[src] = op->objid[src];
+	if (state_begin(x->st, err) == -1)
+		return -1;
+	if (state_msg_add(x->st, &m, NULL, err) == -1 ||
+	    state_pending_remove(x->st, pending, err) == -1 ||
+	    state_failure_clear(x->st, x->pair, src, m.uid[src], NULL, err) ==
+		-1 ||
+	    state_commit(x->st, err) == -1) {
+		state_rollback(x->st, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+on_append(void *arg, uint32_t new_uid, const struct err *err)
+{
+	struct slot *s = arg;
+	struct exec *ex = s->ex;
+	const struct plan_op *op = s->op;
+	struct err e;
+
+	if (err != NULL && err->kind != ERR_NONE) {
+		on_result(ex, !op->side, op->uid[!op->side], "append", err);
+		state_pending_remove(ex->x->st, s->pending, &e);
+	} else {
+		ex->x->sum->copied[op->side]++;
+		ex->x->sum->copied_bytes[op->side] += s->body.size;
+		if (new_uid == 0)
+			ex->x->incomplete = true; /* the intent resolves it */
+		else if (record_copy(ex, op, new_uid, s->pending, &e) == -1)
+			fail_pass(ex, &e);
+	}
+	slot_end(s);
+}
+
+static void
+on_fetch(void *arg, const struct err *err)
+{
+	struct slot *s = arg;
+	struct exec *ex = s->ex;
+	const struct plan_op *op = s->op;
+	struct err e;
+
+	if (err != NULL && err->kind != ERR_NONE) {
+		on_result(ex, !op->side, op->uid[!op->side], "fetch", err);
+		state_pending_remove(ex->x->st, s->pending, &e);
+		slot_end(s);
+		return;
+	}
+	if (lseek(s->body.fd, 0, SEEK_SET) == -1) {
+		err_sys(&e, "temporary file");
+		fail_pass(ex, &e);
+		slot_end(s);
+		return;
+	}
+	store_append(ex->x->store[op->side], ex->x->folder[op->side],
+	    op->flags != NULL ? op->flags : "", op->internaldate, &s->body,
+	    on_append, s);
+}
+
+/* An unlinked temporary file for one body; -1 with err. */
+static int
+temp_body(struct err *err)
+{
+	const char *dir = getenv("TMPDIR");
+	char path[4096];
+	int fd, n;
+
+	if (dir == NULL || *dir == '\0')
+		dir = "/tmp";
+	n = snprintf(path, sizeof(path), "%s/ferry-body.XXXXXX", dir);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return err_set(err, ERR_SYS, "TMPDIR too long");
+	if ((fd = mkstemp(path)) == -1)
+		return err_sys(err, "mkstemp %s", path);
+	unlink(path);
+	return fd;
+}
+
+static int
+copy_start(struct exec *ex, struct slot *s, const struct plan_op *op)
+{
+	struct sync_exec *x = ex->x;
+	struct state_pending p;
+	struct err e;
+
+	memset(&p, 0, sizeof(p));
+	p.pair = x->pair;
+	p.dest = op->side;
+	p.source_uid = op->uid[!op->side];
+	p.fp = op->fp;
+	p.fp_len = op->fp_len;
+	p.dest_uidnext = x->dest_uidnext[op->side];
+	if (op->fp_len == 0) {
+		err_set(&e, ERR_MSG, "no fingerprint");
+		fail_msg(ex, !op->side, p.source_uid, "fetch", &e);
+		return 0;
+	}
+	if (state_pending_add(x->st, &p, &s->pending, &ex->err) == -1)
+		return -1;
+	if ((s->body.fd = temp_body(&ex->err)) == -1) {
+		state_pending_remove(x->st, s->pending, &e);
+		return -1;
+	}
+	s->body.size = 0;
+	s->op = op;
+	s->busy = true;
+	ex->outstanding++;
+	x->touched[op->side] = true;
+	store_fetch(x->store[!op->side], x->folder[!op->side], p.source_uid,
+	    &s->body, on_fetch, s);
+	return 0;
+}
+
+static void
+run_copies(struct exec *ex, const struct plan *p)
+{
+	unsigned w = ex->x->window ? ex->x->window : WINDOW_DEFAULT;
+	struct slot *slots = xcalloc(w, sizeof(*slots));
+	size_t i = 0;
+	unsigned k;
+
+	for (k = 0; k < w; k++) {
+		slots[k].ex = ex;
+		slots[k].body.fd = -1;
+	}
+	while (!ex->stop || ex->outstanding > 0) {
+		for (k = 0; k < w && !ex->stop; k++) {
+			while (i < p->nops && p->ops[i].kind != PLAN_COPY)
+				i++;
+			if (i >= p->nops)
+				break;
+			if (slots[k].busy)
+				continue;
+			if (copy_start(ex, &slots[k], &p->ops[i++]) == -1)
+				ex->stop = true;
+		}
+		if (ex->outstanding == 0 && (ex->stop || i >= p->nops))
+			break;
+		loop_run_once(ex->x->loop, 100);
+	}
+	free(slots);
+}
+
+/*
+ * State-only ops.
+ */
+
+static int
+pair_one(struct sync_exec *x, const struct plan_op *op, struct err *err)
+{
+	struct state_msg m;
+
+	if (op->kind == PLAN_REPAIR)
+		return state_msg_set_uid(x->st, op->row, op->side,
+		    op->uid[op->side], op->objid[op->side], err);
+	memset(&m, 0, sizeof(m));
+	m.pair = x->pair;
+	m.uid[STATE_FAR] = op->uid[STATE_FAR];
+	m.uid[STATE_NEAR] = op->uid[STATE_NEAR];
+	m.flags = op->base != NULL ? op->base : "";
+	m.size = op->size;
+	m.internaldate = op->internaldate;
+	m.fp = op->fp_len > 0 ? op->fp : NULL;
+	m.fp_len = op->fp_len;
+	m.objid[0] = op->objid[0];
+	m.objid[1] = op->objid[1];
+	return state_msg_add(x->st, &m, NULL, err);
+}
+
+/* Run fn over every op of kind in one transaction. */
+static int
+state_ops(struct exec *ex, const struct plan *p, enum plan_op_kind kind,
+    int (*fn)(struct exec *, const struct plan_op *, struct err *))
+{
+	struct sync_exec *x = ex->x;
+	struct err *err = &ex->err;
+	size_t i;
+
+	if (p->counts[kind][0] + p->counts[kind][1] == 0)
+		return 0;
+	if (state_begin(x->st, err) == -1)
+		return -1;
+	for (i = 0; i < p->nops; i++)
+		if (p->ops[i].kind == kind && fn(ex, &p->ops[i], err) == -1)
+			goto out_rollback;
+	if (state_commit(x->st, err) == -1)
+		goto out_rollback;
+	return 0;
+out_rollback:
+	state_rollback(x->st, NULL);
+	return -1;
+}
+
+static int
+do_pair(struct exec *ex, const struct plan_op *op, struct err *err)
+{
+	if (pair_one(ex->x, op, err) == -1)
+		return -1;
+	ex->x->sum->paired++;
+	return 0;
+}
+
+/* The row an op names: op->row, or the row its PAIR created. */
+static int
+row_of(struct exec *ex, const struct plan_op *op, int64_t *id, struct err *e)
+{
+	struct state_msg m;
+	int r;
+
+	if (op->row != 0) {
+		*id = op->row;
+		return 0;
+	}
+	r = state_msg_find(
+	    ex->x->st, ex->x->pair, STATE_FAR, op->uid[STATE_FAR], &m, e);
+	if (r == 0)
+		return err_set(
+		    e, ERR_BOX, "no row for far UID %u", op->uid[STATE_FAR]);
+	if (r == 1)
+		*id = m.id;
+	return r == 1 ? 0 : -1;
+}
+
+/*
+ * Flags: ops with the same side, add and remove go out as one call.
+ */
+
+struct flag_group {
+	struct exec *ex;
+	enum state_side side;
+	const char *add, *remove;
+	uint32_t *uids;
+	size_t n;
+	const struct plan_op **ops;
+	bool failed;
+};
+
+static void
+on_flags(void *arg, const struct err *err)
+{
+	struct flag_group *g = arg;
+	struct exec *ex = g->ex;
+	size_t i;
+
+	if (err != NULL && err->kind != ERR_NONE) {
+		g->failed = true;
+		for (i = 0; i < g->n && !(ex->stop); i++)
+			on_result(ex, g->side, g->uids[i], "flags", err);
+	} else {
+		ex->x->sum->flagged += g->n;
+	}
+	ex->outstanding--;
+}
+
+static bool
+same_group(const struct plan_op *a, const struct plan_op *b)
+{
+	return a->side == b->side && strcmp(a->add, b->add) == 0 &&
+	       strcmp(a->remove, b->remove) == 0;
+}
+
+/* Whether a FLAGS op on the same row (or uid pair) as op failed. */
+static bool
+flags_failed(const struct flag_group *g, size_t ng, const struct plan_op *op)
+{
+	size_t i, j;
+
+	for (i = 0; i < ng; i++) {
+		if (!g[i].failed)
+			continue;
+		for (j = 0; j < g[i].n; j++) {
+			const struct plan_op *f = g[i].ops[j];
+
+			if (op->row != 0
+				? f->row == op->row
+				: f->row == 0 && f->uid[0] == op->uid[0] &&
+				      f->uid[1] == op->uid[1])
+				return true;
+		}
+	}
+	return false;
+}
+
+static size_t
+group_flags(struct exec *ex, const struct plan *p, struct flag_group **out)
+{
+	struct flag_group *g = NULL;
+	size_t ng = 0, i, k;
+
+	for (i = 0; i < p->nops; i++) {
+		const struct plan_op *op = &p->ops[i];
+
+		if (op->kind != PLAN_FLAGS)
+			continue;
+		for (k = 0; k < ng; k++)
+			if (same_group(g[k].ops[0], op))
+				break;
+		if (k == ng) {
+			g = xreallocarray(g, ng + 1, sizeof(*g));
+			memset(&g[ng], 0, sizeof(g[ng]));
+			g[ng].ex = ex;
+			g[ng].side = op->side;
+			g[ng].add = op->add;
+			g[ng].remove = op->remove;
+			g[ng].uids = xcalloc(p->nops, sizeof(uint32_t));
+			g[ng].ops = xcalloc(p->nops, sizeof(*g[ng].ops));
+			ng++;
+		}
+		g[k].uids[g[k].n] = op->uid[op->side];
+		g[k].ops[g[k].n++] = op;
+	}
+	*out = g;
+	return ng;
+}
+
+static int
+run_flags(struct exec *ex, const struct plan *p)
+{
+	struct sync_exec *x = ex->x;
+	struct flag_group *g;
+	size_t ng, i;
+	int64_t id = 0;
+	int r = 0;
+
+	ng = group_flags(ex, p, &g);
+	for (i = 0; i < ng; i++) {
+		ex->outstanding++;
+		x->touched[g[i].side] = true;
+		store_set_flags(x->store[g[i].side], x->folder[g[i].side],
+		    g[i].uids, g[i].n, g[i].add, g[i].remove, on_flags, &g[i]);
+	}
+	wait_idle(ex);
+	if (!ex->stop &&
+	    p->counts[PLAN_SET_BASE][0] + p->counts[PLAN_SET_BASE][1] > 0) {
+		if (state_begin(x->st, &ex->err) == -1)
+			r = -1;
+		for (i = 0; r == 0 && i < p->nops; i++) {
+			const struct plan_op *op = &p->ops[i];
+
+			if (op->kind != PLAN_SET_BASE ||
+			    flags_failed(g, ng, op))
+				continue;
+			if (row_of(ex, op, &id, &ex->err) == -1 ||
+			    state_msg_set_flags(
+				x->st, id, op->base, &ex->err) == -1)
+				r = -1;
+		}
+		if (r == 0 && state_commit(x->st, &ex->err) == -1)
+			r = -1;
+		if (r == -1)
+			state_rollback(x->st, NULL);
+	}
+	for (i = 0; i < ng; i++) {
+		free(g[i].uids);
+		free(g[i].ops);
+	}
+	free(g);
+	return r;
+}
+
+/*
+ * Expunges: one call per side, then the rows go.
+ */
+
+struct expunge_req {
+	struct exec *ex;
+	enum state_side side;
+	uint32_t *uids;
+	size_t n;
+	bool ok;
+};
+
+static void
+on_expunge(void *arg, const struct err *err)
+{
+	struct expunge_req *q = arg;
+	size_t i;
+
+	if (err != NULL && err->kind != ERR_NONE) {
+		for (i = 0; i < q->n && !q->ex->stop; i++)
+			on_result(q->ex, q->side, q->uids[i], "expunge", err);
+	} else {
+		q->ok = true;
+	}
+	q->ex->outstanding--;
+}
+
+static int
+run_expunges(struct exec *ex, const struct plan *p)
+{
+	struct sync_exec *x = ex->x;
+	struct expunge_req q[2];
+	size_t i, j;
+	int s, r = 0;
+
+	for (s = 0; s < 2; s++) {
+		memset(&q[s], 0, sizeof(q[s]));
+		q[s].ex = ex;
+		q[s].side = (enum state_side)s;
+		q[s].uids = xcalloc(p->nops + 1, sizeof(uint32_t));
+	}
+	for (i = 0; i < p->nops; i++)
+		if (p->ops[i].kind == PLAN_EXPUNGE) {
+			struct expunge_req *e = &q[p->ops[i].side];
+
+			e->uids[e->n++] = p->ops[i].uid[p->ops[i].side];
+		}
+	for (s = 0; s < 2; s++) {
+		if (q[s].n == 0)
+			continue;
+		ex->outstanding++;
+		x->touched[s] = true;
+		store_expunge(x->store[s], x->folder[s], q[s].uids, q[s].n,
+		    on_expunge, &q[s]);
+	}
+	wait_idle(ex);
+	for (s = 0; s < 2 && r == 0; s++) {
+		if (!q[s].ok)
+			continue;
+		for (j = 0; j < q[s].n && r == 0; j++)
+			r = state_msg_delete(x->st, x->pair, (enum state_side)s,
+			    q[s].uids[j], &ex->err);
+		x->sum->expunged[s] += q[s].n;
+	}
+	free(q[0].uids);
+	free(q[1].uids);
+	return r;
+}
+
+static int
+do_forget(struct exec *ex, const struct plan_op *op, struct err *err)
+{
+	return state_msg_forget_side(ex->x->st, op->row, op->side, err);
+}
+
+static int
+do_drop(struct exec *ex, const struct plan_op *op, struct err *err)
+{
+	return state_msg_delete_id(ex->x->st, op->row, err);
+}
+
+int
+sync_exec_plan(struct sync_exec *x, const struct plan *p, struct err *err)
+{
+	struct exec ex;
+
+	memset(&ex, 0, sizeof(ex));
+	ex.x = x;
+	run_copies(&ex, p);
+	if (!ex.stop && (state_ops(&ex, p, PLAN_PAIR, do_pair) == -1 ||
+			    state_ops(&ex, p, PLAN_REPAIR, do_pair) == -1))
+		ex.stop = true;
+	if (!ex.stop && run_flags(&ex, p) == -1)
+		ex.stop = true;
+	if (!ex.stop && run_expunges(&ex, p) == -1)
+		ex.stop = true;
+	if (!ex.stop && (state_ops(&ex, p, PLAN_FORGET_SIDE, do_forget) == -1 ||
+			    state_ops(&ex, p, PLAN_DROP_ROW, do_drop) == -1))
+		ex.stop = true;
+	if (ex.stop) {
+		*err = ex.err;
+		return -1;
+	}
+	return 0;
+}

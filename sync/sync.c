@@ -1,0 +1,825 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * sync.c - one channel's sync run: list both stores' folders, pair them
+ * by the channel's rules, and for each pair skip it when neither side's
+ * cheap status moved since the watermarks, else scan the sides that
+ * moved, plan (sync/plan.c), execute (sync/exec.c) and advance the
+ * watermarks.  With a dry run the plans are printed and every state
+ * change is rolled back; nothing is sent that changes a store.
+ */
+#include "sync/sync.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/state.h"
+#include "store/store.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/log.h"
+#include "util/loop.h"
+#include "util/sort.h"
+#include "util/xalloc.h"
+
+/* One side's folder list, copied out of the callback. */
+struct listing {
+	struct store_folder *f;
+	size_t n;
+	bool done;
+	struct err err;
+};
+
+/* One side's change set, copied out of the callback. */
+struct snap {
+	struct store_changes ch;
+	struct store_msg *msgs;
+	uint32_t *vanished;
+	bool done, valid;
+	struct err err;
+};
+
+/* A folder pair to look at: names and first-list entries by side. */
+struct cand {
+	char *name[2];
+	const struct store_folder *f[2]; /* NULL: missing there */
+};
+
+struct rows {
+	struct plan_row *v;
+	size_t n, cap;
+};
+
+struct cx {
+	struct loop *loop;
+	const struct sync_channel_opts *o;
+	struct store *store[2];
+	bool maildir[2];
+	struct state *st;
+	struct sync_summary *sum;
+	FILE *out;
+};
+
+static void
+wait_for(struct loop *loop, const bool *done)
+{
+	while (!*done)
+		loop_run_once(loop, 100);
+}
+
+static bool
+failed(const struct err *err)
+{
+	return err != NULL && err->kind != ERR_NONE;
+}
+
+/*
+ * Folders.
+ */
+
+static void
+on_list(
+    void *arg, const struct store_folder *f, size_t n, const struct err *err)
+{
+	struct listing *l = arg;
+	size_t i;
+
+	l->done = true;
+	if (failed(err)) {
+		l->err = *err;
+		return;
+	}
+	l->f = xcalloc(n + 1, sizeof(*l->f));
+	for (i = 0; i < n; i++) {
+		l->f[i] = f[i];
+		l->f[i].name = xstrdup(f[i].name);
+	}
+	l->n = n;
+}
+
+static void
+listing_free(struct listing *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->f[i].name);
+	free(l->f);
+}
+
+static const struct store_folder *
+find_folder(const struct listing *l, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->f[i].name, name) == 0)
+			return &l->f[i];
+	return NULL;
+}
+
+static const char *
+map_name(
+    const struct sync_channel_opts *o, const char *name, enum state_side to)
+{
+	const char *m = o->map != NULL ? o->map(o->arg, name, to) : NULL;
+
+	return m != NULL ? m : name;
+}
+
+static bool
+copies_to(enum sync_mode mode, enum state_side side)
+{
+	if (side == STATE_NEAR)
+		return mode != SYNC_PUSH && mode != SYNC_MIRROR_PUSH;
+	return mode != SYNC_PULL && mode != SYNC_MIRROR_PULL;
+}
+
+static bool
+have_cand(const struct cand *c, size_t n, const char *far)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(c[i].name[STATE_FAR], far) == 0)
+			return true;
+	return false;
+}
+
+static void
+add_cand(struct cx *cx, const struct listing *l, struct cand **c, size_t *n,
+    const char *far, const char *near)
+{
+	const struct sync_channel_opts *o = cx->o;
+
+	if (!o->selected(o->arg, far) || have_cand(*c, *n, far))
+		return;
+	if (o->only_folder != NULL && strcmp(o->only_folder, far) != 0)
+		return;
+	*c = xreallocarray(*c, *n + 1, sizeof(**c));
+	(*c)[*n].name[STATE_FAR] = xstrdup(far);
+	(*c)[*n].name[STATE_NEAR] = xstrdup(near);
+	(*c)[*n].f[STATE_FAR] = find_folder(&l[STATE_FAR], far);
+	(*c)[*n].f[STATE_NEAR] = find_folder(&l[STATE_NEAR], near);
+	(*n)++;
+}
+
+static int
+cmp_cand(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+
+	return strcmp(x->name[STATE_FAR], y->name[STATE_FAR]);
+}
+
+/* The folder pairs of the channel, sorted by far name. */
+static size_t
+candidates(struct cx *cx, const struct listing *l, struct cand **out)
+{
+	const struct sync_channel_opts *o = cx->o;
+	struct cand *c = NULL;
+	size_t n = 0, i;
+
+	for (i = 0; i < l[STATE_FAR].n; i++) {
+		const struct store_folder *f = &l[STATE_FAR].f[i];
+
+		if (!(f->attrs & STORE_NOSELECT))
+			add_cand(cx, l, &c, &n, f->name,
+			    map_name(o, f->name, STATE_NEAR));
+	}
+	for (i = 0; copies_to(o->mode, STATE_FAR) && i < l[STATE_NEAR].n; i++) {
+		const struct store_folder *f = &l[STATE_NEAR].f[i];
+
+		if (!(f->attrs & STORE_NOSELECT))
+			add_cand(cx, l, &c, &n, map_name(o, f->name, STATE_FAR),
+			    f->name);
+	}
+	if (n > 0)
+		sort_array(c, n, sizeof(*c), cmp_cand);
+	*out = c;
+	return n;
+}
+
+/*
+ * State rows and change sets.
+ */
+
+static int
+on_row(void *arg, const struct state_msg *m, struct err *err)
+{
+	struct rows *r = arg;
+	struct plan_row *p;
+	unsigned char *fp = NULL;
+
+	(void)err;
+	if (r->n == r->cap) {
+		r->cap = r->cap ? 2 * r->cap : 64;
+		r->v = xreallocarray(r->v, r->cap, sizeof(*r->v));
+	}
+	p = &r->v[r->n++];
+	memset(p, 0, sizeof(*p));
+	p->id = m->id;
+	p->uid[0] = m->uid[0];
+	p->uid[1] = m->uid[1];
+	p->flags = xstrdup(m->flags != NULL ? m->flags : "");
+	if (m->fp_len > 0) {
+		fp = xmalloc(m->fp_len);
+		memcpy(fp, m->fp, m->fp_len);
+	}
+	p->fp = fp;
+	p->fp_len = m->fp_len;
+	p->objid[0] = m->objid[0] != NULL ? xstrdup(m->objid[0]) : NULL;
+	p->objid[1] = m->objid[1] != NULL ? xstrdup(m->objid[1]) : NULL;
+	p->size = m->size;
+	return 0;
+}
+
+static void
+rows_free(struct rows *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++) {
+		free((char *)r->v[i].flags);
+		free((unsigned char *)r->v[i].fp);
+		free((char *)r->v[i].objid[0]);
+		free((char *)r->v[i].objid[1]);
+	}
+	free(r->v);
+	memset(r, 0, sizeof(*r));
+}
+
+static int
+rows_load(struct state *st, int64_t pair, struct rows *r, struct err *err)
+{
+	rows_free(r);
+	return state_msg_foreach(st, pair, STATE_FAR, on_row, r, err);
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+static void
+on_scan(void *arg, const struct store_changes *ch, const struct err *err)
+{
+	struct snap *s = arg;
+	size_t i;
+
+	s->done = true;
+	if (failed(err)) {
+		s->err = *err;
+		return;
+	}
+	s->ch = *ch;
+	s->msgs = xcalloc(ch->nmsgs + 1, sizeof(*s->msgs));
+	for (i = 0; i < ch->nmsgs; i++) {
+		s->msgs[i] = ch->msgs[i];
+		s->msgs[i].flags = xstrdup(ch->msgs[i].flags);
+		s->msgs[i].objid = dup_or_null(ch->msgs[i].objid);
+	}
+	s->vanished = xcalloc(ch->nvanished + 1, sizeof(uint32_t));
+	if (ch->nvanished > 0)
+		memcpy(s->vanished, ch->vanished,
+		    ch->nvanished * sizeof(uint32_t));
+	s->ch.msgs = s->msgs;
+	s->ch.vanished = s->vanished;
+	s->ch.permflags = dup_or_null(ch->permflags);
+	s->ch.method = dup_or_null(ch->method);
+	s->valid = true;
+}
+
+static void
+snap_free(struct snap *s)
+{
+	size_t i;
+
+	for (i = 0; s->valid && i < s->ch.nmsgs; i++) {
+		free((char *)s->msgs[i].flags);
+		free((char *)s->msgs[i].objid);
+	}
+	if (s->valid) {
+		free((char *)s->ch.permflags);
+		free((char *)s->ch.method);
+	}
+	free(s->msgs);
+	free(s->vanished);
+	memset(s, 0, sizeof(*s));
+}
+
+static int
+cmp_uid(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Watermarks.
+ */
+
+/* Whether side's cheap status says nothing moved since the marks. */
+static bool
+unchanged(const struct cx *cx, const struct store_folder *f,
+    const struct state_marks *m, int side)
+{
+	if (f == NULL || !f->has_status || m->uidvalidity == 0 ||
+	    f->uidvalidity != m->uidvalidity || f->uidnext != m->uidnext)
+		return false;
+	if (cx->maildir[side])
+		return f->change_token != 0 && f->change_token == m->modseq;
+	/* Without mod-sequences flag changes do not show: always scan. */
+	return f->messages == m->messages && f->highestmodseq != 0 &&
+	       f->highestmodseq == m->modseq;
+}
+
+/*
+ * The marks after a complete pass: the status listed before the pass
+ * (so a side this pass changed has moved on from them and is rescanned
+ * once, and nothing another client did meanwhile can be skipped), or,
+ * without a usable status, what the scan said.
+ */
+static void
+next_marks(const struct cx *cx, const struct store_folder *f,
+    const struct snap *s, int side, struct state_marks *m)
+{
+	if (f != NULL && f->has_status &&
+	    (!s->valid || s->ch.uidvalidity == f->uidvalidity)) {
+		m->uidvalidity = f->uidvalidity;
+		m->uidnext = f->uidnext;
+		m->messages = f->messages;
+		m->modseq =
+		    cx->maildir[side] ? f->change_token : f->highestmodseq;
+	} else if (s->valid) {
+		m->uidvalidity = s->ch.uidvalidity;
+		m->uidnext = s->ch.uidnext;
+		m->messages = 0;
+		m->modseq = cx->maildir[side] ? 0 : s->ch.highestmodseq;
+	}
+}
+
+/*
+ * One folder pair.
+ */
+
+struct old_intent {
+	int64_t id; /* 0: removed */
+	enum state_side dest;
+	uint32_t source_uid;
+};
+
+struct pass {
+	struct cand *c;
+	struct state_pair pair;
+	struct rows rows;
+	struct snap snap[2];
+	bool scan[2];
+	bool missing[2];
+	struct plan plan;
+	struct old_intent *old; /* copy intents left by an earlier run */
+	size_t nold;
+};
+
+static int
+on_pending(void *arg, const struct state_pending *p, struct err *err)
+{
+	struct pass *ps = arg;
+
+	(void)err;
+	ps->old = xreallocarray(ps->old, ps->nold + 1, sizeof(*ps->old));
+	ps->old[ps->nold].id = p->id;
+	ps->old[ps->nold].dest = p->dest;
+	ps->old[ps->nold++].source_uid = p->source_uid;
+	return 0;
+}
+
+static void
+on_created(void *arg, const struct err *err)
+{
+	struct snap *s = arg;
+
+	if (failed(err))
+		s->err = *err;
+	s->done = true;
+}
+
+/*
+ * Create the folder missing on side: 0, 1 when the pair has nothing to
+ * do (the mode sends nothing there), or -1 with err.
+ */
+static int
+make_folder(struct cx *cx, struct pass *ps, int side, struct err *err)
+{
+	struct snap s;
+
+	if (!copies_to(cx->o->mode, side))
+		return 1; /* nothing would go there */
+	if (!cx->o->create)
+		return err_set(err, ERR_BOX,
+		    "missing on %s, and the channel does not create folders",
+		    state_side_name(side));
+	ps->missing[side] = true;
+	if (cx->o->dry_run) {
+		fprintf(cx->out, "%s: create folder on %s\n", ps->c->name[side],
+		    state_side_name(side));
+		return 0;
+	}
+	memset(&s, 0, sizeof(s));
+	store_create(cx->store[side], ps->c->name[side], on_created, &s);
+	wait_for(cx->loop, &s.done);
+	if (failed(&s.err)) {
+		*err = s.err;
+		return -1;
+	}
+	cx->sum->created++;
+	return 0;
+}
+
+static int
+scan_sides(struct cx *cx, struct pass *ps, struct err *err)
+{
+	struct store_since since[2];
+	uint32_t *known[2] = {NULL, NULL};
+	int s;
+	size_t i;
+
+	for (s = 0; s < 2; s++) {
+		const struct state_marks *m = &ps->pair.marks[s];
+
+		memset(&since[s], 0, sizeof(since[s]));
+		ps->snap[s].done = true;
+		if (!ps->scan[s])
+			continue;
+		if (ps->missing[s] && cx->o->dry_run) {
+			ps->snap[s].ch.full = true; /* does not exist yet */
+			ps->snap[s].ch.method = "none";
+			continue;
+		}
+		known[s] = xcalloc(ps->rows.n + 1, sizeof(uint32_t));
+		for (i = 0; i < ps->rows.n; i++)
+			if (ps->rows.v[i].uid[s] != 0)
+				known[s][since[s].nknown++] =
+				    ps->rows.v[i].uid[s];
+		sort_array(
+		    known[s], since[s].nknown, sizeof(uint32_t), cmp_uid);
+		since[s].known_uids = known[s];
+		since[s].uidvalidity = m->uidvalidity;
+		since[s].uidnext = m->uidnext;
+		if (cx->maildir[s])
+			since[s].change_token = m->modseq;
+		else
+			since[s].modseq = m->modseq;
+		ps->snap[s].done = false;
+		store_scan(cx->store[s], ps->c->name[s], &since[s], on_scan,
+		    &ps->snap[s]);
+	}
+	wait_for(cx->loop, &ps->snap[0].done);
+	wait_for(cx->loop, &ps->snap[1].done);
+	free(known[0]);
+	free(known[1]);
+	for (s = 0; s < 2; s++)
+		if (failed(&ps->snap[s].err)) {
+			*err = ps->snap[s].err;
+			return err_prefix(err, "scan %s", state_side_name(s));
+		}
+	return 0;
+}
+
+static void
+note_brakes(struct cx *cx, struct pass *ps)
+{
+	struct sync_summary *sum = cx->sum;
+	size_t len;
+	int s;
+
+	for (s = 0; s < 2; s++) {
+		if (ps->plan.brake[s] == NULL)
+			continue;
+		sum->brakes++;
+		len = strlen(sum->brake_text);
+		snprintf(sum->brake_text + len, sizeof(sum->brake_text) - len,
+		    "%s: %s: %s\n", ps->c->name[STATE_FAR], state_side_name(s),
+		    ps->plan.brake[s]);
+	}
+}
+
+static int
+make_plan(struct cx *cx, struct pass *ps, struct err *err)
+{
+	const struct sync_channel_opts *o = cx->o;
+	struct plan_input in;
+	int s;
+
+	memset(&in, 0, sizeof(in));
+	in.mode = o->mode;
+	in.expunge = o->expunge;
+	in.force_deletes = o->force_deletes;
+	in.brake_percent = o->brake_percent;
+	in.brake_min = o->brake_min;
+	for (s = 0; s < 2; s++) {
+		const struct state_marks *m = &ps->pair.marks[s];
+
+		in.known_messages[s] = m->messages;
+		if (!ps->scan[s])
+			continue;
+		in.changes[s] = &ps->snap[s].ch;
+		if (ps->snap[s].valid && m->uidvalidity != 0 &&
+		    ps->snap[s].ch.uidvalidity != m->uidvalidity) {
+			log_info("%s: UIDVALIDITY changed on %s",
+			    ps->c->name[s], state_side_name(s));
+			if (state_msg_reset_side(cx->st, ps->pair.id, s,
+				ps->snap[s].ch.uidvalidity, err) == -1 ||
+			    rows_load(cx->st, ps->pair.id, &ps->rows, err) ==
+				-1)
+				return -1;
+			in.uidvalidity_changed[s] = true;
+		}
+	}
+	in.rows = ps->rows.v;
+	in.nrows = ps->rows.n;
+	return plan_make(&in, &ps->plan, err);
+}
+
+static int
+print_plan(struct cx *cx, struct pass *ps, struct err *err)
+{
+	struct buf b;
+	int r = 0;
+
+	buf_init(&b, BUF_NOMAX);
+	if (plan_print(&ps->plan, ps->c->name[STATE_FAR], &b) == -1)
+		r = err_set(err, ERR_LIMIT, "plan too long to print");
+	else
+		fputs(b.data, cx->out);
+	buf_release(&b);
+	return r;
+}
+
+/* Whether the plan copies the message an old intent names again. */
+static bool
+copied_again(const struct plan *p, const struct old_intent *o)
+{
+	size_t i;
+
+	for (i = 0; i < p->nops && p->ops[i].kind == PLAN_COPY; i++)
+		if (p->ops[i].side == o->dest &&
+		    p->ops[i].uid[!o->dest] == o->source_uid)
+			return true;
+	return false;
+}
+
+/*
+ * Remove the pair's old copy intents: with only_copied, those the plan
+ * copies again (before it adds its own; the planner has paired any such
+ * copy that did land), else all that are left.
+ */
+static int
+remove_old(struct cx *cx, struct pass *ps, bool only_copied, struct err *err)
+{
+	size_t i;
+
+	for (i = 0; i < ps->nold; i++) {
+		if (ps->old[i].id == 0 ||
+		    (only_copied && !copied_again(&ps->plan, &ps->old[i])))
+			continue;
+		if (state_pending_remove(cx->st, ps->old[i].id, err) == -1)
+			return -1;
+		ps->old[i].id = 0;
+	}
+	return 0;
+}
+
+static int
+execute(struct cx *cx, struct pass *ps, struct err *err)
+{
+	struct sync_exec x;
+	struct state_marks m[2];
+	int s;
+
+	memset(&x, 0, sizeof(x));
+	x.loop = cx->loop;
+	x.st = cx->st;
+	x.pair = ps->pair.id;
+	x.window = cx->o->window;
+	x.sum = cx->sum;
+	for (s = 0; s < 2; s++) {
+		x.store[s] = cx->store[s];
+		x.folder[s] = ps->c->name[s];
+		x.dest_uidnext[s] = ps->snap[s].valid
+					? ps->snap[s].ch.uidnext
+					: ps->pair.marks[s].uidnext;
+	}
+	if (remove_old(cx, ps, true, err) == -1 ||
+	    sync_exec_plan(&x, &ps->plan, err) == -1)
+		return -1;
+	if (x.incomplete)
+		return 0; /* keep every mark: the failures are retried */
+	if (remove_old(cx, ps, false, err) == -1)
+		return -1;
+	for (s = 0; s < 2; s++) {
+		m[s] = ps->pair.marks[s];
+		if (!ps->plan.held[s])
+			next_marks(cx, ps->c->f[s], &ps->snap[s], s, &m[s]);
+	}
+	ps->pair.marks[0] = m[0];
+	ps->pair.marks[1] = m[1];
+	ps->pair.last_sync = (int64_t)time(NULL);
+	return state_pair_update(cx->st, &ps->pair, err);
+}
+
+static void
+log_status(const struct cand *c, const struct pass *ps, int s)
+{
+	const struct store_folder *f = c->f[s];
+	const struct state_marks *m = &ps->pair.marks[s];
+
+	if (f == NULL)
+		return;
+	log_debug("%s: %s: status %u %u %u %" PRIu64 "/%" PRIu64
+		  ", marks %u %u %u %" PRIu64 ": %s",
+	    c->name[s], state_side_name(s), f->uidvalidity, f->uidnext,
+	    f->messages, f->highestmodseq, f->change_token, m->uidvalidity,
+	    m->uidnext, m->messages, m->modseq,
+	    ps->scan[s] ? "scan" : "unchanged");
+}
+
+static int
+pass_run(struct cx *cx, struct pass *ps, struct err *err)
+{
+	struct cand *c = ps->c;
+	int s, r;
+
+	for (s = 0; s < 2; s++)
+		if (c->f[s] == NULL && (r = make_folder(cx, ps, s, err)) != 0)
+			return r == 1 ? 0 : -1;
+	if (state_pair_get_or_create(cx->st, c->name[STATE_FAR],
+		c->name[STATE_NEAR], &ps->pair, err) == -1 ||
+	    rows_load(cx->st, ps->pair.id, &ps->rows, err) == -1)
+		return -1;
+	cx->sum->folders++;
+	for (s = 0; s < 2; s++) {
+		ps->scan[s] = !unchanged(cx, c->f[s], &ps->pair.marks[s], s);
+		log_status(c, ps, s);
+	}
+	if (!ps->scan[0] && !ps->scan[1]) {
+		cx->sum->unchanged++;
+		return 0;
+	}
+	if (state_pending_foreach(cx->st, ps->pair.id, on_pending, ps, err) ==
+		-1 ||
+	    scan_sides(cx, ps, err) == -1 || make_plan(cx, ps, err) == -1)
+		return -1;
+	cx->sum->planned += ps->plan.nops;
+	note_brakes(cx, ps);
+	if (cx->o->dry_run)
+		return print_plan(cx, ps, err);
+	return execute(cx, ps, err);
+}
+
+static void
+pass_free(struct pass *ps)
+{
+	state_pair_release(&ps->pair);
+	rows_free(&ps->rows);
+	snap_free(&ps->snap[0]);
+	snap_free(&ps->snap[1]);
+	plan_free(&ps->plan);
+	free(ps->old);
+}
+
+/* A folder-level error skips the folder; anything else stops. */
+static bool
+folder_level(const struct err *err)
+{
+	return err->kind == ERR_BOX || err->kind == ERR_TEMP ||
+	       err->kind == ERR_MSG || err->kind == ERR_LIMIT;
+}
+
+static int
+run_pairs(struct cx *cx, struct cand *c, size_t n, struct err *err)
+{
+	struct pass ps;
+	size_t i;
+	int r;
+
+	for (i = 0; i < n; i++) {
+		memset(&ps, 0, sizeof(ps));
+		ps.c = &c[i];
+		r = pass_run(cx, &ps, err);
+		pass_free(&ps);
+		if (r == 0)
+			continue;
+		if (!folder_level(err))
+			return err_prefix(err, "%s", c[i].name[STATE_FAR]);
+		log_error("%s: %s: skipped: %s", cx->o->name,
+		    c[i].name[STATE_FAR], err->msg);
+		cx->sum->failed_folders++;
+		err_clear(err);
+	}
+	return 0;
+}
+
+static int
+list_both(struct cx *cx, struct listing *l, struct err *err)
+{
+	int s;
+
+	memset(l, 0, 2 * sizeof(*l));
+	store_list(cx->store[STATE_FAR], on_list, &l[STATE_FAR]);
+	store_list(cx->store[STATE_NEAR], on_list, &l[STATE_NEAR]);
+	wait_for(cx->loop, &l[STATE_FAR].done);
+	wait_for(cx->loop, &l[STATE_NEAR].done);
+	for (s = 0; s < 2; s++)
+		if (failed(&l[s].err)) {
+			*err = l[s].err;
+			return err_prefix(err, "list %s", state_side_name(s));
+		}
+	return 0;
+}
+
+int
+sync_channel(struct loop *loop, const struct sync_channel_opts *o,
+    struct store *far, struct store *near, struct state *st,
+    struct sync_summary *out, struct err *err)
+{
+	struct cx cx;
+	struct listing l[2];
+	struct cand *c = NULL;
+	size_t n = 0, i;
+	int64_t t0 = loop_now_ms();
+	int r = -1;
+
+	memset(out, 0, sizeof(*out));
+	out->dry_run = o->dry_run;
+	memset(&cx, 0, sizeof(cx));
+	cx.loop = loop;
+	cx.o = o;
+	cx.store[STATE_FAR] = far;
+	cx.store[STATE_NEAR] = near;
+	cx.maildir[STATE_FAR] = strcmp(store_kind(far), "maildir") == 0;
+	cx.maildir[STATE_NEAR] = strcmp(store_kind(near), "maildir") == 0;
+	cx.st = st;
+	cx.sum = out;
+	cx.out = o->out != NULL ? o->out : stdout;
+	if (o->dry_run && state_begin(st, err) == -1)
+		return -1;
+	if (list_both(&cx, l, err) == 0) {
+		n = candidates(&cx, l, &c);
+		r = run_pairs(&cx, c, n, err);
+	}
+	for (i = 0; i < n; i++) {
+		free(c[i].name[0]);
+		free(c[i].name[1]);
+	}
+	free(c);
+	listing_free(&l[0]);
+	listing_free(&l[1]);
+	if (o->dry_run)
+		state_rollback(st, NULL);
+	out->ms = loop_now_ms() - t0;
+	return r;
+}
+
+static void
+print_bytes(FILE *f, uint64_t n)
+{
+	if (n >= 1024 * 1024)
+		fprintf(f, "%.1f MB", (double)n / (1024.0 * 1024.0));
+	else if (n >= 1024)
+		fprintf(f, "%.1f kB", (double)n / 1024.0);
+	else
+		fprintf(f, "%" PRIu64 " bytes", n);
+}
+
+void
+sync_summary_print(const struct sync_summary *s, const char *channel, FILE *f)
+{
+	fprintf(f, "%s:%s %u folders (%u unchanged, %u created, %u failed)\n",
+	    channel, s->dry_run ? " (dry run)" : "", s->folders, s->unchanged,
+	    s->created, s->failed_folders);
+	if (s->dry_run) {
+		fprintf(f, "  planned: %" PRIu64 " operations\n", s->planned);
+	} else {
+		fprintf(f, "  copied far -> near: %" PRIu64 " messages (",
+		    s->copied[STATE_NEAR]);
+		print_bytes(f, s->copied_bytes[STATE_NEAR]);
+		fprintf(f, ")\n  copied near -> far: %" PRIu64 " messages (",
+		    s->copied[STATE_FAR]);
+		print_bytes(f, s->copied_bytes[STATE_FAR]);
+		fprintf(f,
+		    ")\n  flags updated: %" PRIu64 "\n"
+		    "  expunged: %" PRIu64 " far, %" PRIu64 " near\n"
+		    "  paired: %" PRIu64 "\n"
+		    "  failed: %" PRIu64 "\n",
+		    s->flagged, s->expunged[STATE_FAR], s->expunged[STATE_NEAR],
+		    s->paired, s->failed);
+	}
+	fprintf(f, "  brakes: %u\n", s->brakes);
+	if (s->brakes > 0)
+		fprintf(f, "%s", s->brake_text);
+	fprintf(f, "  time: %.1f s\n", (double)s->ms / 1000.0);
+}
