@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,6 +194,9 @@ md_stamp(const char *dir, uint64_t *raw, uint64_t *token)
 	mix(&h, (uint64_t)n.st_mtim.tv_nsec);
 	mix(&h, (uint64_t)c.st_ino);
 	mix(&h, (uint64_t)n.st_ino);
+	/* 63 bits: callers keep it where a signed 64-bit integer goes
+	 * (the state database's mod-sequence column). */
+	h &= INT64_MAX;
 	*raw = h != 0 ? h : 1;
 	clock_gettime(CLOCK_REALTIME, &now);
 	*token = c.st_mtim.tv_sec >= now.tv_sec - SETTLE_SEC ||

@@ -72,7 +72,7 @@ struct store_folder {
 	/*
 	 * Maildir: a token that changes whenever the folder's cur/ or new/
 	 * directory changes (their mtimes); equal tokens mean nothing to
-	 * rescan.  IMAP: 0.
+	 * rescan.  Below 2^63 (it is stored as a signed integer).  IMAP: 0.
 	 */
 	uint64_t change_token;
 };

@@ -603,6 +603,8 @@ test_scan_change_tokens(void)
 	backdate(E.root);
 	do_list(&l);
 	T_ASSERT(l.f[0].token != 0);
+	/* It is kept in a signed 64-bit column. */
+	T_ASSERT(l.f[0].token <= (uint64_t)INT64_MAX);
 	since.uidvalidity = l.f[0].uidvalidity;
 	since.uidnext = l.f[0].uidnext;
 	since.change_token = l.f[0].token;
