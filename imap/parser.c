@@ -269,7 +269,8 @@ start_literal(struct imap_parser *p, uint64_t n)
 		    n);
 	} else {
 		p->lit_sink = p->sink;
-		if (p->lit_sink.open(p->lit_sink.arg, n) == -1)
+		if (p->lit_sink.open(p->lit_sink.arg, n,
+			str_make(p->text.data, p->text.len)) == -1)
 			return fatal(p, ERR_SYS, "literal sink failed to open");
 	}
 	if (buf_append(&p->text, mark, sizeof(mark)) == -1)

@@ -125,8 +125,14 @@ struct imap_resp {
  * literal is streamed as it arrives, before the rest of its response is
  * seen, so it may belong to a response that turns out IMAP_RESP_INVALID.
  */
+/*
+ * open() also gets what the response said before the literal, up to and
+ * including its announcement (for a FETCH, e.g. "* 3 FETCH (UID 7 BODY[]
+ * {250000}"), valid during the call, so that the owner of several
+ * commands in flight can tell whose literal it is.
+ */
 struct imap_sink {
-	int (*open)(void *arg, uint64_t size);
+	int (*open)(void *arg, uint64_t size, struct str before);
 	int (*write)(void *arg, const char *data, size_t len);
 	int (*close)(void *arg);
 	void *arg;

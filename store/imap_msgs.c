@@ -382,12 +382,43 @@ body_write(struct fetch_op *f, const char *p, size_t n)
 	}
 }
 
-static int
-sink_open(void *arg, uint64_t size)
+/*
+ * The UID a FETCH response names before its body literal ("* 3 FETCH
+ * (UID 7 BODY[] {n}"), or 0 when it names none there.
+ */
+static uint32_t
+uid_before(struct str s)
 {
-	(void)arg;
-	(void)size;
+	uint64_t uid;
+	size_t i;
+
+	for (i = 0; i + 4 < s.len; i++) {
+		struct str t;
+
+		if ((s.p[i] != '(' && s.p[i] != ' ') ||
+		    strncasecmp(s.p + i + 1, "UID ", 4) != 0)
+			continue;
+		t = str_make(s.p + i + 5, s.len - i - 5);
+		if (str_take_u64(&t, UINT32_MAX, &uid))
+			return (uint32_t)uid;
+	}
 	return 0;
+}
+
+/*
+ * Several fetches may be in flight on one connection, and a server may
+ * interleave their answers (Dovecot runs pipelined FETCHes in parallel),
+ * so a body is taken only when the response names this UID, or names
+ * none.
+ */
+static int
+sink_open(void *arg, uint64_t size, struct str before)
+{
+	struct fetch_op *f = arg;
+	uint32_t uid = uid_before(before);
+
+	(void)size;
+	return uid != 0 && uid != f->uid ? 1 : 0;
 }
 
 static int

@@ -258,11 +258,13 @@ scan_untagged(struct imap_client *c, const struct imap_resp *r, void *arg)
 
 /* Headers above the inline limit: keep what a fingerprint reads. */
 static int
-hdr_open(void *arg, uint64_t size)
+hdr_open(void *arg, uint64_t size, struct str before)
 {
 	struct scan_op *so = arg;
 
+	/* One scan per connection at a time: every big header is ours. */
 	(void)size;
+	(void)before;
 	buf_reset(&so->hdr);
 	return 0;
 }

@@ -85,8 +85,9 @@ sink_call(struct sink_state *s, enum sink_fail which)
 }
 
 static int
-sk_open(void *arg, uint64_t size)
+sk_open(void *arg, uint64_t size, struct str before)
 {
+	(void)before;
 	struct sink_state *s = arg;
 
 	check(!s->is_open, "sink opened twice");

@@ -443,8 +443,9 @@ struct spool {
 };
 
 static int
-spool_open(void *arg, uint64_t size)
+spool_open(void *arg, uint64_t size, struct str before)
 {
+	(void)before;
 	struct spool *sp = arg;
 
 	sp->opens++;

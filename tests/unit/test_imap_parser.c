@@ -364,8 +364,9 @@ struct sink_log {
 };
 
 static int
-sk_open(void *arg, uint64_t size)
+sk_open(void *arg, uint64_t size, struct str before)
 {
+	(void)before;
 	struct sink_log *s = arg;
 
 	if (s->is_open)
