@@ -245,13 +245,61 @@ header_ends(const char *p, size_t len)
 	return false;
 }
 
-/* Fingerprint e from its header block (at most STORE_HEADER_MAX bytes). */
+/* Count the LFs of p[0..n) without a CR before them; *prev: last byte. */
+static uint64_t
+bare_lfs(const char *p, size_t n, char *prev)
+{
+	uint64_t k = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] == '\n' && *prev != '\r')
+			k++;
+		*prev = p[i];
+	}
+	return k;
+}
+
+/*
+ * The size of the message IMAP would give (RFC822.SIZE, every line ending
+ * a CR LF): the head's n bytes and the rest of fd, plus one per bare LF.
+ * A mail program writes bare LFs, a server counts CR LFs, and the
+ * fingerprint holds the size: with the file's size a message copied to
+ * an IMAP server would not be found there again after a crash (or a lost
+ * state), and would be copied twice.  -1 on a read error.
+ */
+static int64_t
+imap_size(int fd, const char *head, size_t n)
+{
+	char buf[16384], prev = '\0';
+	uint64_t size = n, extra = bare_lfs(head, n, &prev);
+	ssize_t r;
+
+	for (;;) {
+		r = read(fd, buf, sizeof(buf));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		size += (uint64_t)r;
+		extra += bare_lfs(buf, (size_t)r, &prev);
+	}
+	return (int64_t)(size + extra);
+}
+
+/*
+ * Fingerprint e from its header block (at most STORE_HEADER_MAX bytes),
+ * and set its size to what IMAP would count (imap_size).
+ */
 static void
 ent_fingerprint(const struct maildir *md, const struct where *w, struct ent *e)
 {
 	char p[PATH_MAX], *buf;
 	size_t len = 0, want;
 	ssize_t r = 0;
+	int64_t size;
 	int fd;
 
 	if (md_ent_path(w, e, p, sizeof(p)) < 0 ||
@@ -271,6 +319,8 @@ ent_fingerprint(const struct maildir *md, const struct where *w, struct ent *e)
 			break;
 		len += (size_t)r;
 	}
+	if (r >= 0 && (size = imap_size(fd, buf, len)) >= 0)
+		e->size = (uint64_t)size;
 	if (r >= 0 || len > 0) {
 		store_fingerprint(buf, len, e->size, e->mtime, e->fp);
 		e->fp_len = STORE_FP_LEN;

@@ -72,6 +72,8 @@ fail_msg(struct exec *ex, enum state_side side, uint32_t uid, const char *kind,
 	if (state_failure_record(
 		x->st, x->pair, side, uid, kind, err->msg, NULL, &e) == -1)
 		fail_pass(ex, &e);
+	else
+		sync_crash_point("failure recorded");
 }
 
 static void
@@ -133,6 +135,7 @@ record_copy(struct exec *ex, const struct plan_op *op, uint32_t new_uid,
 		state_rollback(x->st, NULL);
 		return -1;
 	}
+	sync_crash_point("copy recorded");
 	return 0;
 }
 
@@ -148,6 +151,7 @@ on_append(void *arg, uint32_t new_uid, const struct err *err)
 		on_result(ex, !op->side, op->uid[!op->side], "append", err);
 		state_pending_remove(ex->x->st, s->pending, &e);
 	} else {
+		sync_crash_point("append done");
 		ex->x->sum->copied[op->side]++;
 		ex->x->sum->copied_bytes[op->side] += s->body.size;
 		if (new_uid == 0)
@@ -223,6 +227,7 @@ copy_start(struct exec *ex, struct slot *s, const struct plan_op *op)
 	}
 	if (state_pending_add(x->st, &p, &s->pending, &ex->err) == -1)
 		return -1;
+	sync_crash_point("intent written");
 	if ((s->body.fd = temp_body(&ex->err)) == -1) {
 		state_pending_remove(x->st, s->pending, &e);
 		return -1;
@@ -311,6 +316,9 @@ state_ops(struct exec *ex, const struct plan *p, enum plan_op_kind kind,
 			goto out_rollback;
 	if (state_commit(x->st, err) == -1)
 		goto out_rollback;
+	sync_crash_point(kind == PLAN_PAIR     ? "pairs recorded"
+			 : kind == PLAN_REPAIR ? "re-pairs recorded"
+					       : "rows forgotten or dropped");
 	return 0;
 out_rollback:
 	state_rollback(x->st, NULL);
@@ -373,6 +381,7 @@ on_flags(void *arg, const struct err *err)
 		for (i = 0; i < g->n && !(ex->stop); i++)
 			on_result(ex, g->side, g->uids[i], "flags", err);
 	} else {
+		sync_crash_point("flags stored");
 		ex->x->sum->flagged += g->n;
 	}
 	ex->outstanding--;
@@ -475,6 +484,8 @@ run_flags(struct exec *ex, const struct plan *p)
 			r = -1;
 		if (r == -1)
 			state_rollback(x->st, NULL);
+		else
+			sync_crash_point("flags recorded");
 	}
 	for (i = 0; i < ng; i++) {
 		free(g[i].uids);
@@ -506,6 +517,7 @@ on_expunge(void *arg, const struct err *err)
 		for (i = 0; i < q->n && !q->ex->stop; i++)
 			on_result(q->ex, q->side, q->uids[i], "expunge", err);
 	} else {
+		sync_crash_point("expunge done");
 		q->ok = true;
 	}
 	q->ex->outstanding--;
@@ -544,8 +556,10 @@ run_expunges(struct exec *ex, const struct plan *p)
 		if (!q[s].ok)
 			continue;
 		for (j = 0; j < q[s].n && r == 0; j++)
-			r = state_msg_delete(x->st, x->pair, (enum state_side)s,
-			    q[s].uids[j], &ex->err);
+			if ((r = state_msg_delete(x->st, x->pair,
+				 (enum state_side)s, q[s].uids[j], &ex->err)) ==
+			    0)
+				sync_crash_point("expunge recorded");
 		x->sum->expunged[s] += q[s].n;
 	}
 	free(q[0].uids);

@@ -435,6 +435,7 @@ make_folder(struct cx *cx, struct pass *ps, int side, struct err *err)
 		*err = s.err;
 		return -1;
 	}
+	sync_crash_point("folder created");
 	cx->sum->created++;
 	return 0;
 }
@@ -536,6 +537,8 @@ make_plan(struct cx *cx, struct pass *ps, struct err *err)
 			    rows_load(cx->st, ps->pair.id, &ps->rows, err) ==
 				-1)
 				return -1;
+			if (!o->dry_run)
+				sync_crash_point("UIDVALIDITY reset");
 			in.uidvalidity_changed[s] = true;
 		}
 	}
@@ -588,6 +591,7 @@ remove_old(struct cx *cx, struct pass *ps, bool only_copied, struct err *err)
 			continue;
 		if (state_pending_remove(cx->st, ps->old[i].id, err) == -1)
 			return -1;
+		sync_crash_point("old intent removed");
 		ps->old[i].id = 0;
 	}
 	return 0;
@@ -628,7 +632,10 @@ execute(struct cx *cx, struct pass *ps, struct err *err)
 	ps->pair.marks[0] = m[0];
 	ps->pair.marks[1] = m[1];
 	ps->pair.last_sync = (int64_t)time(NULL);
-	return state_pair_update(cx->st, &ps->pair, err);
+	if (state_pair_update(cx->st, &ps->pair, err) == -1)
+		return -1;
+	sync_crash_point("watermarks advanced");
+	return 0;
 }
 
 static void

@@ -119,4 +119,12 @@ struct sync_exec {
  */
 int sync_exec_plan(struct sync_exec *, const struct plan *, struct err *);
 
+/*
+ * sync_crash_point(what): for tests only (sync/crash.c).  Called right
+ * after each durable step of a run; with FERRY_TEST_CRASH_AFTER=N the
+ * process _exit(99)s after the Nth, with FERRY_TEST_CRASH_LIST=1 each
+ * step's number and name go to stderr.  Reads the environment once.
+ */
+void sync_crash_point(const char *what);
+
 #endif

@@ -20,6 +20,7 @@ BR=Brake-$$
 DL=Deletes-$$
 KP=Keep-$$
 II=ImapImap-$$
+MX=Mixed-$$
 
 # config USER MODE [channel yaml lines...]: server -> ./Mail, state ./state.db
 config() {
@@ -365,6 +366,322 @@ test_imap_to_imap_pull() {
 	sync_ok
 	t_contains "$out" "copied far -> near: 0 messages"
 	t_contains "$out" "paired: 7"
+}
+
+# mixed_flags I: flags for seeded message I, mixed
+mixed_flags() {
+	case $(($1 % 5)) in
+	0) echo "" ;;
+	1) echo "S" ;;
+	2) echo "FS" ;;
+	3) echo "RS" ;;
+	*) echo "DS" ;;
+	esac
+}
+
+# seed_dir DIR TAG COUNT [lf]: COUNT messages <TAG-i@example.org> in
+# DIR/cur with mixed flags and internal dates (the files' mtimes); with
+# "lf", bare LFs, as a local mail program writes them
+seed_dir() {
+	mkdir -p "$1/cur" "$1/new" "$1/tmp"
+	i=1
+	while [ "$i" -le "$3" ]; do
+		sf="$1/cur/$((1793200000 + i)).M${i}P5.$2:2,$(mixed_flags "$i")"
+		if [ "${4:-}" = lf ]; then
+			msg "$2-$i" | tr -d '\r' >"$sf"
+		else
+			msg "$2-$i" >"$sf"
+		fi
+		touch -d "@$((1793200000 + i * 7200))" "$sf"
+		i=$((i + 1))
+	done
+}
+
+# inv_dates DIR: one Maildir folder, "hash flags mtime" per message
+inv_dates() {
+	find "$1/cur" "$1/new" -type f 2>/dev/null | while IFS= read -r f; do
+		name=${f##*/}
+		flags=
+		case $name in
+		*:2,*) flags=$(printf '%s' "${name##*:2,}" | tr -cd 'DFPRST') ;;
+		esac
+		h=$(tr -d '\r' <"$f" | sha256sum | cut -c1-16)
+		printf '%s %s %s\n' "$h" "$flags" "$(stat -c %Y "$f")"
+	done | sort
+}
+
+# config_imap MODE FOLDER [channel yaml lines...]: carol (far) and bob
+# (near) on the server, state ./state.db
+config_imap() {
+	mode=$1 folder=$2
+	shift 2
+	{
+		echo "stores:"
+		for u in carol bob; do
+			echo "  $u:"
+			echo "    type: imap"
+			echo "    host: localhost"
+			echo "    port: $FERRY_IMAPS_PORT"
+			echo "    ca_file: $FERRY_CA"
+			echo "    user: $u"
+			echo "    password_env: FERRY_PASS_$u"
+		done
+		echo "channels:"
+		echo "  ch:"
+		echo "    far: carol"
+		echo "    near: bob"
+		echo "    mode: $mode"
+		echo "    state: $PWD/state.db"
+		echo "    folders: [\"$folder\"]"
+		for l in "$@"; do
+			echo "    $l"
+		done
+	} >config.yaml
+}
+
+# A folder whose UIDVALIDITY changes on the server (Dovecot loses its
+# uidlist and indexes) keeps its messages: they are re-paired, not copied.
+test_uidvalidity_change_repairs() {
+	t_need_dovecot
+	f=UidValidity-$$
+	server_folder "$f" 6
+	config carol two-way "folders: [\"$f\"]"
+	sync_ok
+	t_contains "$out" "copied far -> near: 6 messages"
+	uv1=$(sqlite3 state.db "SELECT far_uidvalidity FROM folder_pair")
+	d=$FERRY_MAILDIR_carol/$f
+	rm -f "$d"/dovecot-uidlist "$d"/dovecot.index* \
+	    "$FERRY_MAILDIR_carol"/dovecot.list.index*
+	# A new UIDVALIDITY is the time of the mailbox's creation.
+	sleep 1
+	# The folder's files keep their names; Dovecot numbers them afresh.
+	sync_ok
+	t_contains "$out" "UIDVALIDITY changed on far"
+	t_contains "$out" "copied far -> near: 0 messages"
+	t_contains "$out" "copied near -> far: 0 messages"
+	t_contains "$out" "paired: 6"
+	uv2=$(sqlite3 state.db "SELECT far_uidvalidity FROM folder_pair")
+	[ "$uv1" != "$uv2" ] || t_fail "UIDVALIDITY did not change ($uv1)"
+	t_eq "$(count_files "Mail/$f")" 6 "local messages"
+	t_eq "$(count_files "$d")" 6 "server messages"
+	out=$("$FERRY" -c config.yaml sync -n 2>&1)
+	t_contains "$out" "planned: 0 operations"
+}
+
+# A destination that already holds half of the messages (copied by
+# another tool, same bytes and dates): only the other half is copied.
+test_half_populated_destination() {
+	t_need_dovecot
+	f=Half-$$
+	server_folder "$f" 10
+	mkdir -p "Mail/$f/cur" "Mail/$f/new" "Mail/$f/tmp"
+	for x in $(find "$FERRY_MAILDIR_carol/$f/cur" -type f | sort |
+	    head -n 5); do
+		cp -p "$x" "Mail/$f/cur/"
+	done
+	config carol pull "folders: [\"$f\"]"
+	sync_ok
+	t_contains "$out" "copied far -> near: 5 messages"
+	t_contains "$out" "paired: 5"
+	t_eq "$(count_files "Mail/$f")" 10 "local messages"
+	inventory "$FERRY_MAILDIR_carol" | grep "^$f " >server.inv
+	inventory Mail >local.inv
+	cmp -s server.inv local.inv ||
+	    t_fail "sides differ: $(diff server.inv local.inv)"
+}
+
+# mode_case MODE md|imap: the first run copies every message the way the
+# mode copies, with flags and internal dates; the second copies nothing
+mode_case() {
+	mode=$1 kind=$2
+	f=Mode-$mode-$kind-$$
+	far=$FERRY_MAILDIR_carol/$f
+	if [ "$kind" = md ]; then
+		near=$PWD/Mail/$f
+		config carol "$mode" "folders: [\"$f\"]"
+	else
+		near=$FERRY_MAILDIR_bob/$f
+		config_imap "$mode" "$f"
+	fi
+	nfar=0 nnear=0
+	case $mode in
+	two-way | pull | mirror-pull)
+		seed_dir "$far" "$f-far" 5
+		nfar=5 ;;
+	esac
+	case $mode in
+	two-way | push | mirror-push)
+		if [ "$kind" = md ]; then
+			seed_dir "$near" "$f-near" 4 lf
+		else
+			seed_dir "$near" "$f-near" 4
+		fi
+		nnear=4 ;;
+	esac
+	server_own carol
+	server_own bob
+	sync_ok
+	t_contains "$out" "copied far -> near: $nfar messages" "$mode $kind"
+	t_contains "$out" "copied near -> far: $nnear messages" "$mode $kind"
+	t_contains "$out" "failed: 0" "$mode $kind"
+	inv_dates "$far" >far.inv
+	inv_dates "$near" >near.inv
+	t_eq "$(wc -l <near.inv | tr -d ' ')" $((nfar + nnear)) \
+	    "$mode $kind: messages"
+	cmp -s far.inv near.inv ||
+	    t_fail "$mode $kind: sides differ: $(diff far.inv near.inv)"
+	sync_ok
+	t_contains "$out" "copied far -> near: 0 messages" "$mode $kind again"
+	t_contains "$out" "copied near -> far: 0 messages" "$mode $kind again"
+	t_contains "$out" "flags updated: 0" "$mode $kind again"
+	rm -f state.db state.db-wal state.db-shm
+}
+
+test_mode_two_way() {
+	t_need_dovecot
+	mode_case two-way md
+	mode_case two-way imap
+}
+
+test_mode_pull() {
+	t_need_dovecot
+	mode_case pull md
+	mode_case pull imap
+}
+
+test_mode_push() {
+	t_need_dovecot
+	mode_case push md
+	mode_case push imap
+}
+
+test_mode_mirror_pull() {
+	t_need_dovecot
+	mode_case mirror-pull md
+	mode_case mirror-pull imap
+}
+
+test_mode_mirror_push() {
+	t_need_dovecot
+	mode_case mirror-push md
+	mode_case mirror-push imap
+}
+
+# mirror-pull with expunge: a message the server lost goes locally too,
+# and a local deletion does not reach the server.
+test_mirror_pull_expunges_locally() {
+	t_need_dovecot
+	f=Mirror-$$
+	server_folder "$f" 12
+	config carol mirror-pull "folders: [\"$f\"]" 'expunge: true'
+	sync_ok
+	t_eq "$(count_files "Mail/$f")" 12 "local messages"
+	x=$(find "$FERRY_MAILDIR_carol/$f/cur" -type f | sort | head -n 1)
+	h=$(tr -d '\r' <"$x" | sha256sum | cut -c1-16)
+	rm "$x"
+	sync_ok
+	t_contains "$out" "expunged: 0 far, 1 near"
+	t_eq "$(count_files "Mail/$f")" 11 "local messages"
+	inventory "$FERRY_MAILDIR_carol" | grep "^$f " >server.inv
+	inventory Mail >local.inv
+	cmp -s server.inv local.inv ||
+	    t_fail "sides differ: $(diff server.inv local.inv)"
+	t_lacks "$(cat local.inv)" "$h" "local messages"
+	rm "$(find "Mail/$f/cur" -type f | sort | head -n 1)"
+	sync_ok
+	t_contains "$out" "expunged: 0 far, 0 near"
+	t_eq "$(count_files "$FERRY_MAILDIR_carol/$f")" 11 "server messages"
+}
+
+# The brake holds a mass deletion back until --force-deletes.
+test_force_deletes_releases_brake() {
+	t_need_dovecot
+	f=Force-$$
+	server_folder "$f" 20
+	config carol mirror-pull "folders: [\"$f\"]" 'expunge: true'
+	sync_ok
+	t_eq "$(count_files "Mail/$f")" 20 "local messages"
+	find "$FERRY_MAILDIR_carol/$f/cur" -type f | sort | head -n 11 |
+	    xargs rm
+	out=$("$FERRY" -c config.yaml sync 2>&1)
+	t_eq "$?" 1 "exit status with the brake"
+	t_contains "$out" "brakes: 1"
+	t_contains "$out" "expunged: 0 far, 0 near"
+	t_eq "$(count_files "Mail/$f")" 20 "local messages"
+	# The brake keeps the watermarks: the next run sees it again.
+	out=$("$FERRY" -c config.yaml sync 2>&1)
+	t_eq "$?" 1 "exit status with the brake again"
+	t_contains "$out" "brakes: 1"
+	sync_ok --force-deletes
+	t_contains "$out" "expunged: 0 far, 11 near"
+	t_contains "$out" "brakes: 0"
+	t_eq "$(count_files "Mail/$f")" 9 "local messages"
+	sync_ok
+	t_contains "$out" "expunged: 0 far, 0 near"
+}
+
+# Another client changes the server folder while ferry syncs it: the
+# next run brings both sides together.
+test_concurrent_changes_converge() {
+	t_need_dovecot
+	f=Busy-$$
+	d=$FERRY_MAILDIR_carol/$f
+	server_folder "$f" 400
+	config carol two-way "folders: [\"$f\"]" 'expunge: true'
+	"$FERRY" -c config.yaml sync >run1.out 2>&1 &
+	pid=$!
+	i=1
+	while [ "$i" -le 5 ]; do
+		msg "$f-late-$i" >"$d/new/1794100000.M${i}P8.late"
+		x=$(find "$d/cur" -type f -name "*.M$((i * 7))P2.*" | head -n 1)
+		[ -z "$x" ] || mv "$x" "${x%:2,*}:2,FS"
+		x=$(find "$d/cur" -type f -name "*.M$((i * 11 + 100))P2.*" |
+		    head -n 1)
+		[ -z "$x" ] || rm "$x"
+		server_own
+		sleep 0.1
+		i=$((i + 1))
+	done
+	# A message gone before it was fetched is a failure of that run.
+	wait "$pid"
+	rc=$?
+	[ "$rc" -le 1 ] || t_fail "first run: exit status $rc: $(cat run1.out)"
+	sync_ok
+	inv_dates "$d" >server.inv
+	inv_dates "Mail/$f" >local.inv
+	cmp -s server.inv local.inv ||
+	    t_fail "sides differ: $(diff server.inv local.inv)"
+	t_eq "$(wc -l <local.inv | tr -d ' ')" 400 "messages"
+	t_eq "$(grep -c ' FS ' local.inv)" 5 "flagged"
+	out=$("$FERRY" -c config.yaml sync -n 2>&1)
+	t_contains "$out" "planned: 0 operations"
+}
+
+# Small and big bodies (above the parser's 64 KiB inline limit) fetched
+# pipelined over one connection each land in their own file: a server
+# may answer pipelined FETCHes interleaved.
+test_big_and_small_bodies_land_in_their_files() {
+	t_need_dovecot
+	d=$FERRY_MAILDIR_carol/$MX
+	mkdir -p "$d/cur" "$d/new" "$d/tmp"
+	i=1
+	while [ "$i" -le 12 ]; do
+		{
+			msg "$MX-$i"
+			if [ $((i % 3)) -eq 0 ]; then
+				head -c 150000 /dev/urandom | base64
+			fi
+		} >"$d/cur/17931000$i.M${i}P4.$MX:2,S"
+		i=$((i + 1))
+	done
+	server_own
+	config carol pull "folders: [\"$MX\"]"
+	sync_ok
+	inventory "$FERRY_MAILDIR_carol" | grep "^$MX " >server.inv
+	inventory Mail >local.inv
+	t_eq "$(wc -l <local.inv | tr -d ' ')" 12 "local messages"
+	cmp -s server.inv local.inv ||
+	    t_fail "bodies differ: $(diff server.inv local.inv)"
 }
 
 t_run
