@@ -19,7 +19,7 @@ PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
 DOCDIR   ?= $(PREFIX)/share/doc/ferry
 PKG_CONFIG ?= pkg-config
-PKGS      = openssl sqlite3 yaml-0.1 zlib
+PKGS      = openssl sqlite3 yaml-0.1 zlib krb5-gssapi libcurl
 CFLAGS   ?= -O2 -g
 BUILD    ?= build
 
@@ -65,6 +65,8 @@ FUZZ_SRC  = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  = $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 REPLAY_BIN = $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(BUILD)/tests/replay_%)
 TEST_LIB  = $(BUILD)/tests/t.o $(BUILD)/tests/helpers.o
+# Servers the integration tests start (tests/oauth_server.c: OAuth2).
+HELPER_BIN = $(BUILD)/tests/oauth_server
 
 .SECONDARY:
 
@@ -97,13 +99,17 @@ $(BUILD)/tests/%: tests/integ/%.c $(TEST_LIB) $(LIB)
 	$(call quiet,CCLD,$@)$(CC) $(ALL_CFLAGS) -Itests $(ALL_LDFLAGS) \
 	    -o $@ $< $(TEST_LIB) $(LIB) $(LIBS)
 
+$(BUILD)/tests/oauth_server: tests/oauth_server.c
+	@mkdir -p $(dir $@)
+	$(call quiet,CCLD,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $<
+
 $(BUILD)/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(call quiet,CCLD,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) \
 	    -DREPLAY_CORPUS='"tests/fuzz/corpus/$*"' -o $@ \
 	    $< tests/fuzz/replay_main.c $(LIB) $(LIBS)
 
-tests-build: $(BIN) $(UNIT_BIN) $(INTEG_BIN) $(REPLAY_BIN)
+tests-build: $(BIN) $(UNIT_BIN) $(INTEG_BIN) $(REPLAY_BIN) $(HELPER_BIN)
 
 # Unit tests: no network, no Dovecot.
 test: $(UNIT_BIN)
@@ -114,8 +120,10 @@ test: $(UNIT_BIN)
 check: deps
 	$(Q)$(MAKE) --no-print-directory check-run
 
-check-run: $(BIN) $(UNIT_BIN) $(INTEG_BIN) $(REPLAY_BIN)
-	$(Q)FERRY=$(abspath $(BIN)) tests/dovecot.sh run tests/run-suite.sh \
+check-run: $(BIN) $(UNIT_BIN) $(INTEG_BIN) $(REPLAY_BIN) $(HELPER_BIN)
+	$(Q)FERRY=$(abspath $(BIN)) \
+	    FERRY_OAUTH_SERVER=$(abspath $(BUILD)/tests/oauth_server) \
+	    tests/dovecot.sh run tests/run-suite.sh \
 	    $(UNIT_BIN) $(REPLAY_BIN) $(INTEG_BIN) $(INTEG_SH)
 
 demo: deps
@@ -136,6 +144,32 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/ferry
 	rm -f $(DESTDIR)$(DOCDIR)/sample.yaml $(DESTDIR)$(DOCDIR)/README.md
 	-rmdir $(DESTDIR)$(DOCDIR)
+
+# Benchmarks against mbsync on a private Dovecot (tests/bench/; never
+# part of check).  Helpers and the ferry measured build in BENCH_BUILD.
+#   make bench-quick                 small corpus, about two minutes
+#   make bench [PROFILE=medium|many] [REPS=3]
+PROFILE     ?= medium
+REPS        ?= 3
+BENCH_BUILD ?= build-bench
+BENCH_BIN    = $(patsubst tests/bench/%.c,$(BUILD)/bench/%,\
+	       $(wildcard tests/bench/*.c))
+
+.PHONY: bench bench-quick bench-bins
+$(BUILD)/bench/%: tests/bench/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(call quiet,CCLD,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< \
+	    $(LIB) $(LIBS)
+
+bench-bins: $(BIN) $(BENCH_BIN)
+
+bench:
+	$(Q)tests/bench/deps.sh
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BENCH_BUILD) bench-bins
+	$(Q)BENCH_BUILD=$(BENCH_BUILD) tests/bench/bench.sh $(PROFILE) $(REPS)
+
+bench-quick:
+	$(Q)$(MAKE) --no-print-directory bench PROFILE=small REPS=3
 
 SOURCES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || \
 	    find cmd sync store imap util tests -name '*.[ch]')

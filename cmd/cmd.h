@@ -26,6 +26,7 @@ struct command {
 
 struct config;
 struct err;
+struct imap_auth;
 struct imap_client;
 struct loop;
 struct store_conf;
@@ -38,8 +39,23 @@ int cmd_sync(struct cmd_ctx *, int, char **);
 /* Load -c FILE, or the default file; 0, or -1 with err (ERR_CONFIG). */
 int cmd_load_config(const struct cmd_ctx *, struct config *, struct err *);
 /* A client for an IMAP store, not yet connected; NULL with err. */
+/* Strings an imap_client_opts points into, owned by the caller. */
+struct cmd_client_strs {
+	char port[8];
+	char fp[8 + 64];
+};
+struct imap_client_opts;
+/* The connection options of an IMAP store's configuration. */
+void cmd_client_opts(const struct store_conf *, struct imap_client_opts *,
+    struct cmd_client_strs *);
 struct imap_client *cmd_imap_client(
     struct loop *, const struct store_conf *, struct err *);
+/*
+ * How to log in to an IMAP store: its auth: list, the credential kinds it
+ * has, and a callback fetching them (config_get_credential()).  Strings
+ * are borrowed from the store, which must outlive *out.
+ */
+void cmd_imap_auth(const struct store_conf *, struct imap_auth *out);
 /* The exit status for an error of this kind (exitcode.h). */
 int cmd_exit_for(const struct err *);
 

@@ -291,11 +291,11 @@ check_imap(const struct store_conf *sc, struct err *err)
 	struct loop *loop = loop_new();
 	struct imap_client *c = NULL;
 	struct folders folders = {0};
-	struct buf pass, ns;
+	struct imap_auth auth;
+	struct buf ns;
 	const char *step = "connect";
 	int rc = -1;
 
-	buf_init(&pass, CONFIG_MAX_SECRET);
 	buf_init(&ns, 4096);
 	printf("store %s: imap %s:%u, tls %s\n", sc->name, sc->imap.host,
 	    sc->imap.port, config_tls_name(sc->imap.tls));
@@ -307,13 +307,10 @@ check_imap(const struct store_conf *sc, struct err *err)
 	printf("greeting: %s\n", imap_greeting(c));
 	print_tls(c);
 	print_wrapped("capabilities before login", imap_caps(c));
-	step = "password";
-	if (config_get_password(sc, &pass, err) == -1)
-		goto out;
 	step = "login";
-	if (imap_client_login(c, sc->imap.user, pass.data, err) == -1)
+	cmd_imap_auth(sc, &auth);
+	if (imap_client_auth(c, &auth, err) == -1)
 		goto out;
-	explicit_bzero(pass.data, pass.len);
 	printf("login: ok as %s\n", sc->imap.user);
 	print_wrapped("capabilities after login", imap_caps(c));
 	step = "namespace";
@@ -335,8 +332,6 @@ check_imap(const struct store_conf *sc, struct err *err)
 out:
 	if (rc == -1)
 		err_prefix(err, "%s", step);
-	explicit_bzero(pass.data, pass.len);
-	buf_release(&pass);
 	buf_release(&ns);
 	folders_free(&folders);
 	imap_client_free(c);

@@ -91,27 +91,15 @@ imap_store(struct loop *loop, const struct store_conf *sc, struct err *err)
 {
 	const struct imap_conf *ic = &sc->imap;
 	struct imap_store_opts o;
-	char port[8], fp[8 + 2 * sizeof(ic->fingerprint)];
-	size_t i;
+	struct cmd_client_strs b;
+	struct imap_auth auth;
 
 	memset(&o, 0, sizeof(o));
-	snprintf(port, sizeof(port), "%u", ic->port);
-	o.client.conn.host = ic->host;
-	o.client.conn.port = port;
-	o.client.conn.tls = ic->tls == CONF_TLS_IMPLICIT   ? CONN_TLS_IMPLICIT
-			    : ic->tls == CONF_TLS_STARTTLS ? CONN_TLS_STARTTLS
-							   : CONN_TLS_NONE;
-	o.client.conn.ca_file = ic->ca_file;
-	o.client.conn.tls_name = ic->tls_name;
-	o.client.conn.timeout_ms = (int)ic->timeout * 1000;
-	if (ic->fingerprint_len > 0) {
-		memcpy(fp, "sha256:", 7);
-		for (i = 0; i < ic->fingerprint_len; i++)
-			snprintf(fp + 7 + 2 * i, 3, "%02x", ic->fingerprint[i]);
-		o.client.conn.fingerprint = fp;
-	}
-	o.client.allow_plaintext = ic->allow_plaintext;
-	o.client.name = sc->name;
+	cmd_client_opts(sc, &o.client, &b);
+	/* Every connection logs in as the store's auth: says (the store
+	 * copies the struct). */
+	cmd_imap_auth(sc, &auth);
+	o.auth = &auth;
 	o.user = ic->user;
 	if (ic->pass_source != CONF_PASS_NONE) {
 		o.get_secret = get_secret;

@@ -2,8 +2,9 @@
 /*
  * common.c - what several subcommands share: finding and loading the
  * configuration file, and turning an IMAP store's configuration into a
- * client ready to connect.
+ * client ready to connect and the credentials it logs in with.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -36,36 +37,68 @@ cmd_load_config(const struct cmd_ctx *ctx, struct config *cfg, struct err *err)
 	return r;
 }
 
+void
+cmd_client_opts(const struct store_conf *sc, struct imap_client_opts *o,
+    struct cmd_client_strs *b)
+{
+	const struct imap_conf *ic = &sc->imap;
+	size_t i;
+
+	memset(o, 0, sizeof(*o));
+	snprintf(b->port, sizeof(b->port), "%u", ic->port);
+	o->conn.host = ic->host;
+	o->conn.port = b->port;
+	o->conn.tls = ic->tls == CONF_TLS_IMPLICIT   ? CONN_TLS_IMPLICIT
+		      : ic->tls == CONF_TLS_STARTTLS ? CONN_TLS_STARTTLS
+						     : CONN_TLS_NONE;
+	o->conn.ca_file = ic->ca_file;
+	o->conn.tls_name = ic->tls_name;
+	o->conn.timeout_ms = (int)ic->timeout * 1000;
+	if (ic->fingerprint_len > 0) {
+		memcpy(b->fp, "sha256:", 7);
+		for (i = 0; i < ic->fingerprint_len && i < 32; i++)
+			snprintf(
+			    b->fp + 7 + 2 * i, 3, "%02x", ic->fingerprint[i]);
+		o->conn.fingerprint = b->fp;
+	}
+	o->allow_plaintext = ic->allow_plaintext;
+	o->name = sc->name;
+}
+
 struct imap_client *
 cmd_imap_client(struct loop *loop, const struct store_conf *sc, struct err *err)
 {
-	const struct imap_conf *ic = &sc->imap;
 	struct imap_client_opts o;
-	char port[8], fp[8 + 2 * sizeof(ic->fingerprint)];
-	size_t i;
+	struct cmd_client_strs b;
 
 	if (sc->type != CONF_STORE_IMAP) {
 		err_set(
 		    err, ERR_CONFIG, "store %s is not an IMAP store", sc->name);
 		return NULL;
 	}
-	memset(&o, 0, sizeof(o));
-	snprintf(port, sizeof(port), "%u", ic->port);
-	o.conn.host = ic->host;
-	o.conn.port = port;
-	o.conn.tls = ic->tls == CONF_TLS_IMPLICIT   ? CONN_TLS_IMPLICIT
-		     : ic->tls == CONF_TLS_STARTTLS ? CONN_TLS_STARTTLS
-						    : CONN_TLS_NONE;
-	o.conn.ca_file = ic->ca_file;
-	o.conn.tls_name = ic->tls_name;
-	o.conn.timeout_ms = (int)ic->timeout * 1000;
-	if (ic->fingerprint_len > 0) {
-		memcpy(fp, "sha256:", 7);
-		for (i = 0; i < ic->fingerprint_len; i++)
-			snprintf(fp + 7 + 2 * i, 3, "%02x", ic->fingerprint[i]);
-		o.conn.fingerprint = fp;
-	}
-	o.allow_plaintext = ic->allow_plaintext;
-	o.name = sc->name;
+	cmd_client_opts(sc, &o, &b);
 	return imap_client_new(loop, &o);
+}
+
+/* imap_auth's callback: the store's credential of that kind. */
+static int
+get_credential(void *arg, enum sasl_cred kind, struct buf *out, struct err *err)
+{
+	return config_get_credential(arg, kind, out, err);
+}
+
+void
+cmd_imap_auth(const struct store_conf *sc, struct imap_auth *a)
+{
+	const struct imap_conf *ic = &sc->imap;
+
+	memset(a, 0, sizeof(*a));
+	a->user = ic->user;
+	a->host = ic->tls_name ? ic->tls_name : ic->host;
+	a->port = ic->port;
+	a->mechs = ic->auth;
+	a->nmechs = ic->nauth;
+	a->have = config_credentials(sc);
+	a->get = get_credential;
+	a->arg = (void *)(uintptr_t)sc;
 }

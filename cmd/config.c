@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -38,6 +39,7 @@
 #include <yaml.h>
 
 #include "cmd/config_priv.h"
+#include "cmd/oauth.h"
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/hex.h"
@@ -612,6 +614,113 @@ set_allow_plaintext(struct ctx *c, const struct ynode *v, struct store_conf *s)
 	return conf_get_bool(c, v, &s->imap.allow_plaintext);
 }
 
+/* "auth: [scram-sha-256, plain]", or one name. */
+static int
+set_auth(struct ctx *c, const struct ynode *v, struct store_conf *s)
+{
+	struct imap_conf *ic = &s->imap;
+	const struct ynode *one = v;
+	size_t i, j, n = v->kind == YN_LIST ? v->nkids : 1;
+	enum sasl_mech m;
+
+	if (v->kind == YN_MAP || n == 0 || n > SASL_MECH_COUNT)
+		return conf_expected(c, v, "a list of SASL mechanism names");
+	for (i = 0; i < n; i++) {
+		if (v->kind == YN_LIST)
+			one = v->kids[i];
+		if (one->kind != YN_SCALAR)
+			return conf_expected(c, one, "a mechanism name");
+		if (strcasecmp(one->text, "kerberos_v4") == 0 ||
+		    strcasecmp(one->text, "kerberos-v4") == 0)
+			return conf_error(c, one->line,
+			    "KERBEROS_V4 is not supported: no maintained "
+			    "server or library offers it; use gssapi");
+		if (sasl_mech_parse(one->text, &m) == -1)
+			return conf_expected(c, one,
+			    "one of plain, login, cram-md5, scram-sha-1, "
+			    "scram-sha-256, xoauth2, oauthbearer, gssapi, otp");
+		for (j = 0; j < ic->nauth; j++)
+			if (ic->auth[j] == m)
+				return conf_error(c, one->line,
+				    "%s is listed twice", sasl_mech_name(m));
+		ic->auth[ic->nauth++] = m;
+	}
+	return 0;
+}
+
+/* One key of the oauth: mapping. */
+static int
+oauth_key(struct ctx *c, const struct ynode *k, const struct ynode *v,
+    struct oauth_conf *o)
+{
+	static const char *const providers[] = {"google", "microsoft"};
+	int i;
+
+	if (k->kind != YN_SCALAR)
+		return conf_error(c, k->line, "keys must be strings");
+	if (strcmp(k->text, "provider") == 0) {
+		if (conf_get_enum(c, v, providers, 2, &i) == -1)
+			return -1;
+		if (o->token_url == NULL)
+			o->token_url = xstrdup(
+			    i == 0 ? OAUTH_GOOGLE_URL : OAUTH_MICROSOFT_URL);
+		return 0;
+	}
+	if (strcmp(k->text, "token_url") == 0) {
+		free(o->token_url);
+		o->token_url = NULL;
+		if (conf_get_str(c, v, &o->token_url) == -1)
+			return -1;
+		if (!oauth_url_ok(o->token_url))
+			return conf_expected(
+			    c, v, "an https URL (or http on 127.0.0.1)");
+		return 0;
+	}
+	if (strcmp(k->text, "client_id") == 0 && o->client_id == NULL)
+		return conf_get_str(c, v, &o->client_id);
+	if (strcmp(k->text, "client_secret_command") == 0 &&
+	    o->client_secret_command == NULL)
+		return conf_get_str(c, v, &o->client_secret_command);
+	if (strcmp(k->text, "refresh_token_command") == 0 &&
+	    o->refresh_token_command == NULL)
+		return conf_get_str(c, v, &o->refresh_token_command);
+	return conf_error(c, k->line,
+	    "unknown or repeated key; valid keys are: provider, token_url, "
+	    "client_id, client_secret_command, refresh_token_command");
+}
+
+/* oauth: {provider | token_url, client_id, ..._command}. */
+static int
+set_oauth(struct ctx *c, const struct ynode *v, struct store_conf *s)
+{
+	struct oauth_conf *o;
+	size_t i, old;
+
+	if (v->kind != YN_MAP)
+		return conf_expected(
+		    c, v, "a mapping (provider, client_id, ...)");
+	o = s->imap.oauth = xcalloc(1, sizeof(*o));
+	for (i = 0; i < v->nkids; i += 2) {
+		old = conf_key_push(c, v->kids[i]->text, v->kids[i]->len);
+		if (oauth_key(c, v->kids[i], v->kids[i + 1], o) == -1)
+			return -1;
+		conf_key_pop(c, old);
+	}
+	if (o->token_url == NULL)
+		return conf_error(c, v->line, "needs provider or token_url");
+	if (o->client_id == NULL)
+		return conf_error(c, v->line, "needs client_id");
+	if (o->refresh_token_command == NULL)
+		return conf_error(c, v->line, "needs refresh_token_command");
+	return 0;
+}
+
+static int
+set_oauth_command(struct ctx *c, const struct ynode *v, struct store_conf *s)
+{
+	return conf_get_str(c, v, &s->imap.oauth_token_command);
+}
+
 static int
 set_connections(struct ctx *c, const struct ynode *v, struct store_conf *s)
 {
@@ -673,6 +782,9 @@ static const struct store_key store_keys[] = {
     {"password", FOR_IMAP, KEY_PASSWORD, set_pass_inline},
     {"password_env", FOR_IMAP, KEY_PASSWORD, set_pass_env},
     {"allow_plaintext", FOR_IMAP, 0, set_allow_plaintext},
+    {"auth", FOR_IMAP, 0, set_auth},
+    {"oauth_token_command", FOR_IMAP, 0, set_oauth_command},
+    {"oauth", FOR_IMAP, 0, set_oauth},
     {"connections", FOR_IMAP, 0, set_connections},
     {"timeout", FOR_IMAP, 0, set_timeout},
     {"path", FOR_MAILDIR, 0, set_path},
@@ -829,6 +941,22 @@ finish_imap(struct ctx *c, struct store_conf *s, const unsigned *seen)
 		return key_error(c, seen, "fingerprint",
 		    "cannot be combined with ca_file: a pinned certificate "
 		    "replaces CA verification");
+	if (ic->oauth != NULL && ic->oauth_token_command != NULL)
+		return key_error(c, seen, "oauth",
+		    "cannot be combined with oauth_token_command; keep one");
+	for (i = 0; i < ic->nauth; i++) {
+		enum sasl_cred need = sasl_mech_cred(ic->auth[i]);
+
+		if (need != SASL_CRED_NONE &&
+		    !(config_credentials(s) & (1u << need)))
+			return key_error(c, seen, "auth",
+			    need == SASL_CRED_TOKEN
+				? "a token mechanism needs "
+				  "oauth_token_command"
+				: "a password mechanism needs a password "
+				  "source (password_command, password_file, "
+				  "password_env or password)");
+	}
 	if (ic->port == 0)
 		ic->port = ic->tls == CONF_TLS_IMPLICIT ? 993 : 143;
 	if (ic->tls_name == NULL)
@@ -1148,6 +1276,8 @@ config_free(struct config *cfg)
 		free(s->imap.ca_file);
 		free(s->imap.tls_name);
 		free(s->imap.user);
+		free(s->imap.oauth_token_command);
+		oauth_conf_free(s->imap.oauth);
 		if (s->imap.pass != NULL)
 			explicit_bzero(s->imap.pass, strlen(s->imap.pass));
 		free(s->imap.pass);
@@ -1214,6 +1344,9 @@ exec_command(int rfd, int wfd, const char *cmd)
 	_exit(127);
 }
 
+static int run_key_command(const char *, const char *, const char *, char *,
+    size_t, size_t *, struct err *);
+
 /*
  * Run the store's password_command; its output goes to sec[0..cap) and
  * its length to *n_out.  Output that fills sec is an error (too long).
@@ -1222,22 +1355,33 @@ static int
 run_command(const struct store_conf *s, char *sec, size_t cap, size_t *n_out,
     struct err *err)
 {
-	const char *name = s->name;
+	char prefix[CONF_MAX_NAME + 16];
+
+	snprintf(prefix, sizeof(prefix), "stores.%s", s->name);
+	return run_key_command(
+	    prefix, "password_command", s->imap.pass, sec, cap, n_out, err);
+}
+
+/* Run cmdline, the key name.key; otherwise as run_command(). */
+static int
+run_key_command(const char *name, const char *key, const char *cmdline,
+    char *sec, size_t cap, size_t *n_out, struct err *err)
+{
 	int fds[2], status;
 	ssize_t n;
 	pid_t pid;
 
 	if (pipe(fds) == -1)
-		return err_sys(err, "stores.%s.password_command: pipe", name);
+		return err_sys(err, "%s.%s: pipe", name, key);
 	fcntl(fds[0], F_SETFD, FD_CLOEXEC);
 	if ((pid = fork()) == -1) {
-		err_sys(err, "stores.%s.password_command: fork", name);
+		err_sys(err, "%s.%s: fork", name, key);
 		close(fds[0]);
 		close(fds[1]);
 		return -1;
 	}
 	if (pid == 0)
-		exec_command(fds[0], fds[1], s->imap.pass);
+		exec_command(fds[0], fds[1], cmdline);
 	close(fds[1]);
 	n = read_all(fds[0], sec, cap);
 	close(fds[0]);
@@ -1245,20 +1389,17 @@ run_command(const struct store_conf *s, char *sec, size_t cap, size_t *n_out,
 		kill(pid, SIGTERM); /* it has nothing more to tell us */
 	while (waitpid(pid, &status, 0) == -1)
 		if (errno != EINTR)
-			return err_sys(
-			    err, "stores.%s.password_command: waitpid", name);
+			return err_sys(err, "%s.%s: waitpid", name, key);
 	if (n == -1)
-		return err_set(err, ERR_AUTH,
-		    "stores.%s.password_command: cannot read its output", name);
+		return err_set(
+		    err, ERR_AUTH, "%s.%s: cannot read its output", name, key);
 	/* Output that filled sec is too long however it ended: see caller. */
 	if ((size_t)n < cap && WIFSIGNALED(status))
-		return err_set(err, ERR_AUTH,
-		    "stores.%s.password_command: killed by signal %d", name,
-		    WTERMSIG(status));
+		return err_set(err, ERR_AUTH, "%s.%s: killed by signal %d",
+		    name, key, WTERMSIG(status));
 	if ((size_t)n < cap && WEXITSTATUS(status) != 0)
-		return err_set(err, ERR_AUTH,
-		    "stores.%s.password_command: exited with status %d%s", name,
-		    WEXITSTATUS(status),
+		return err_set(err, ERR_AUTH, "%s.%s: exited with status %d%s",
+		    name, key, WEXITSTATUS(status),
 		    WEXITSTATUS(status) == 127 ? " (command not found?)" : "");
 	*n_out = (size_t)n;
 	return 0;
@@ -1386,6 +1527,85 @@ out_wipe:
 	explicit_bzero(sec, cap);
 	free(sec);
 	return r;
+}
+
+unsigned
+config_credentials(const struct store_conf *s)
+{
+	unsigned have = 0;
+
+	if (s->type != CONF_STORE_IMAP)
+		return 0;
+	if (s->imap.pass_source != CONF_PASS_NONE)
+		have |= 1u << SASL_CRED_PASSWORD | 1u << SASL_CRED_PASSPHRASE;
+	if (s->imap.oauth_token_command != NULL || s->imap.oauth != NULL)
+		have |= 1u << SASL_CRED_TOKEN;
+	return have;
+}
+
+int
+config_run_command(const char *prefix, const char *key, const char *cmdline,
+    struct buf *out, struct err *err)
+{
+	size_t cap = CONFIG_MAX_TOKEN + 2, n = 0;
+	char *sec = xmalloc(cap);
+	int r = -1;
+
+	if (run_key_command(prefix, key, cmdline, sec, cap, &n, err) == -1)
+		goto out_wipe;
+	if (n > 0 && sec[n - 1] == '\n')
+		n--;
+	if (n > 0 && sec[n - 1] == '\r')
+		n--;
+	if (n == 0 || n >= CONFIG_MAX_TOKEN || memchr(sec, '\0', n) ||
+	    memchr(sec, '\n', n))
+		err_set(err, ERR_AUTH,
+		    "%s.%s: printed nothing, a NUL, more than one line or more "
+		    "than %d bytes",
+		    prefix, key, CONFIG_MAX_TOKEN);
+	else if (buf_append(out, sec, n) == -1)
+		err_set(err, ERR_LIMIT,
+		    "%s.%s: the output does not fit its buffer", prefix, key);
+	else
+		r = 0;
+out_wipe:
+	explicit_bzero(sec, cap);
+	free(sec);
+	return r;
+}
+
+/* An access token: from oauth_token_command, or refreshed (oauth:). */
+static int
+get_token(const struct store_conf *s, struct buf *out, struct err *err)
+{
+	char prefix[CONF_MAX_NAME + 16];
+
+	if (s->imap.oauth != NULL) {
+		snprintf(prefix, sizeof(prefix), "stores.%s.oauth", s->name);
+		return oauth_token(s->imap.oauth, prefix, out, err);
+	}
+	snprintf(prefix, sizeof(prefix), "stores.%s", s->name);
+	if (s->imap.oauth_token_command == NULL)
+		return err_set(err, ERR_CONFIG,
+		    "%s: no oauth_token_command or oauth", prefix);
+	return config_run_command(prefix, "oauth_token_command",
+	    s->imap.oauth_token_command, out, err);
+}
+
+int
+config_get_credential(const struct store_conf *s, enum sasl_cred kind,
+    struct buf *out, struct err *err)
+{
+	switch (kind) {
+	case SASL_CRED_NONE:
+		return 0;
+	case SASL_CRED_TOKEN:
+		return get_token(s, out, err);
+	case SASL_CRED_PASSWORD:
+	case SASL_CRED_PASSPHRASE:
+	default:
+		return config_get_password(s, out, err);
+	}
 }
 
 /* Small public helpers. */

@@ -33,8 +33,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "imap/sasl.h"
+
 struct buf;
 struct err;
+struct oauth_conf;
 
 enum conf_store_type {
 	CONF_STORE_IMAP,
@@ -73,6 +76,15 @@ struct imap_conf {
 	enum conf_pass pass_source;
 	char *pass; /* see enum conf_pass; NULL with CONF_PASS_NONE */
 	bool allow_plaintext; /* default false */
+	/*
+	 * "auth:": SASL mechanisms in order of preference, no duplicates;
+	 * nauth 0: the strongest the server offers that the credentials
+	 * allow.  The password (any source above) is the OTP pass phrase.
+	 */
+	enum sasl_mech auth[SASL_MECH_COUNT];
+	size_t nauth;
+	char *oauth_token_command; /* prints an OAuth2 access token; NULL */
+	struct oauth_conf *oauth; /* "oauth:" refresh settings (cmd/oauth.h) */
 	unsigned connections; /* per account, 1..32; default 4 */
 	unsigned timeout; /* seconds, 1..3600; default 30 */
 };
@@ -160,6 +172,7 @@ struct config {
 #define CONFIG_MAX_RENAMES 1024 /* renames in one channel */
 #define CONFIG_MAX_BRAKE_MIN 1000000
 #define CONFIG_MAX_SECRET 8192 /* bytes of a fetched password */
+#define CONFIG_MAX_TOKEN 16384 /* bytes of a fetched OAuth2 token */
 
 /*
  * config_load(path, out, err):
@@ -228,6 +241,30 @@ bool config_glob_match(const char *pattern, const char *name);
  */
 int config_get_password(const struct store_conf *store, struct buf *out,
     struct err *err) __attribute__((warn_unused_result));
+
+/*
+ * config_get_credential(store, kind, out, err):
+ * Append what a SASL mechanism needs to out: the password (or OTP pass
+ * phrase) as config_get_password(), or for SASL_CRED_TOKEN the output of
+ * oauth_token_command (run afresh on every call; one trailing newline
+ * dropped); nothing for SASL_CRED_NONE.  Return 0, or -1 with err as
+ * config_get_password().
+ */
+int config_get_credential(const struct store_conf *store, enum sasl_cred kind,
+    struct buf *out, struct err *err) __attribute__((warn_unused_result));
+
+/*
+ * config_run_command(prefix, key, cmdline, out, err):
+ * Run cmdline with /bin/sh -c and append its output, one line without
+ * the newline, to out (at most CONFIG_MAX_TOKEN bytes).  Messages name
+ * "prefix.key" and never hold the output.  Return 0, or -1 with err
+ * (ERR_AUTH when the command fails or prints nothing usable).
+ */
+int config_run_command(const char *prefix, const char *key, const char *cmdline,
+    struct buf *out, struct err *err) __attribute__((warn_unused_result));
+
+/* Which credential kinds the store has (1u << enum sasl_cred). */
+unsigned config_credentials(const struct store_conf *store);
 
 /*
  * config_default_path(out):

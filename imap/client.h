@@ -31,6 +31,7 @@
 
 #include "imap/conn.h"
 #include "imap/parser.h"
+#include "imap/sasl.h"
 
 struct buf;
 struct err;
@@ -39,68 +40,68 @@ struct imap_cmd;
 struct loop;
 
 struct imap_client_opts {
-  struct conn_opts conn;
-  bool allow_plaintext;             /* LOGIN/PLAIN without TLS */
-  unsigned window;                  /* commands in flight; 0: 32 */
-  const char *name;                 /* label for traces */
-  const struct imap_limits *limits; /* NULL: defaults */
+	struct conn_opts conn;
+	bool allow_plaintext; /* LOGIN/PLAIN without TLS */
+	unsigned window; /* commands in flight; 0: 32 */
+	const char *name; /* label for traces */
+	const struct imap_limits *limits; /* NULL: defaults */
 };
 
 /* What the server said in reply to one command. */
 struct imap_reply {
-  enum imap_status status;      /* OK, NO, BAD; NONE: see err */
-  const struct imap_resp *resp; /* tagged response, or NULL */
-  const struct err *err;        /* connection lost, or NULL */
+	enum imap_status status; /* OK, NO, BAD; NONE: see err */
+	const struct imap_resp *resp; /* tagged response, or NULL */
+	const struct err *err; /* connection lost, or NULL */
 };
 
-typedef void imap_done_cb(struct imap_client *, const struct imap_reply *,
-                          void *arg);
+typedef void imap_done_cb(
+    struct imap_client *, const struct imap_reply *, void *arg);
 /* Return true when the response was taken by this command. */
-typedef bool imap_untagged_cb(struct imap_client *, const struct imap_resp *,
-                              void *arg);
+typedef bool imap_untagged_cb(
+    struct imap_client *, const struct imap_resp *, void *arg);
 /*
  * A "+" arrived for a command that asked for continuations (AUTHENTICATE,
  * IDLE).  text is what followed "+ ".  Return 0 to send out (the reply
  * line without CRLF; it may be empty), 1 to send nothing (IDLE), or -1 to
  * cancel (the client sends "*").  out is traced as <redacted> and wiped.
  */
-typedef int imap_cont_cb(struct imap_client *, struct str text, struct buf *out,
-                         void *arg);
+typedef int imap_cont_cb(
+    struct imap_client *, struct str text, struct buf *out, void *arg);
 
 enum imap_cmd_flags {
-  /* Wait until nothing else is in flight, and send nothing after it
-   * until it completes (STARTTLS, COMPRESS, AUTHENTICATE, IDLE). */
-  IMAP_CMD_BARRIER = 1u << 0,
-  /* Expects "+" continuations handled by the cont callback. */
-  IMAP_CMD_CONT = 1u << 1,
-  /* SELECT or EXAMINE: reset the selected mailbox's counters. */
-  IMAP_CMD_SELECT = 1u << 2,
+	/* Wait until nothing else is in flight, and send nothing after it
+	 * until it completes (STARTTLS, COMPRESS, AUTHENTICATE, IDLE). */
+	IMAP_CMD_BARRIER = 1u << 0,
+	/* Expects "+" continuations handled by the cont callback. */
+	IMAP_CMD_CONT = 1u << 1,
+	/* SELECT or EXAMINE: reset the selected mailbox's counters. */
+	IMAP_CMD_SELECT = 1u << 2,
 };
 
 /* The selected mailbox as the server last described it. */
 struct imap_mailbox {
-  uint32_t uidvalidity;
-  uint32_t uidnext;
-  uint32_t exists;
-  uint64_t highestmodseq;
-  bool nomodseq;
-  bool readonly;
-  bool perm_keywords;  /* PERMANENTFLAGS has \* */
-  char permflags[256]; /* PERMANENTFLAGS, space separated */
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint32_t exists;
+	uint64_t highestmodseq;
+	bool nomodseq;
+	bool readonly;
+	bool perm_keywords; /* PERMANENTFLAGS has \* */
+	char permflags[256]; /* PERMANENTFLAGS, space separated */
 };
 
 enum imap_state {
-  IMAP_ST_NEW,
-  IMAP_ST_CONNECTING,
-  IMAP_ST_GREETING,
-  IMAP_ST_NOAUTH,
-  IMAP_ST_AUTH,
-  IMAP_ST_LOGOUT,
-  IMAP_ST_CLOSED,
+	IMAP_ST_NEW,
+	IMAP_ST_CONNECTING,
+	IMAP_ST_GREETING,
+	IMAP_ST_NOAUTH,
+	IMAP_ST_AUTH,
+	IMAP_ST_LOGOUT,
+	IMAP_ST_CLOSED,
 };
 
-struct imap_client *imap_client_new(struct loop *,
-                                    const struct imap_client_opts *);
+struct imap_client *imap_client_new(
+    struct loop *, const struct imap_client_opts *);
 /* Close the connection (no callbacks) and free; NULL is fine. */
 void imap_client_free(struct imap_client *);
 
@@ -121,8 +122,45 @@ int imap_client_connect_fd(struct imap_client *, int fd, struct err *);
  * link unless allow_plaintext, and honouring LOGINDISABLED.  A NO is
  * ERR_AUTH with the server's text.  Learns the capabilities again.
  */
-int imap_client_login(struct imap_client *, const char *user, const char *pass,
-                      struct err *);
+int imap_client_login(
+    struct imap_client *, const char *user, const char *pass, struct err *);
+
+/*
+ * What imap_client_auth() authenticates with.  Credentials are fetched
+ * through get only once a mechanism is chosen, once per call, into a
+ * buffer the client wipes.
+ */
+struct imap_auth {
+	const char *user;
+	const char *authzid; /* NULL: none */
+	const char *host; /* the server's name (GSSAPI, OAUTHBEARER) */
+	unsigned port; /* OAUTHBEARER */
+	/*
+	 * Mechanisms in order of preference.  nmechs 0: the strongest the
+	 * server offers among those with a credential in have, then the
+	 * LOGIN command.
+	 */
+	const enum sasl_mech *mechs;
+	size_t nmechs;
+	unsigned have; /* 1u << enum sasl_cred for each kind on hand */
+	/* Append the credential of that kind to out; 0, or -1 with err. */
+	int (*get)(void *arg, enum sasl_cred, struct buf *out, struct err *);
+	void *arg;
+};
+
+/*
+ * imap_client_auth(c, auth, err): choose a mechanism as struct imap_auth
+ * says among those the server offers (AUTH=...), skipping mechanisms
+ * that reveal the secret on an unencrypted link unless allow_plaintext,
+ * and run it with AUTHENTICATE (SASL-IR when offered); "LOGIN" falls
+ * back to the LOGIN command when the server offers no AUTH=LOGIN and no
+ * LOGINDISABLED.  Errors name the mechanism and carry the server's
+ * text: ERR_AUTH for a refusal (or a SCRAM server that cannot prove it
+ * knows the password), ERR_CONFIG when no mechanism can be used.
+ * Learns the capabilities again.  Return 0 or -1.
+ */
+int imap_client_auth(
+    struct imap_client *, const struct imap_auth *, struct err *);
 
 /*
  * imap_client_compress(c, err): COMPRESS DEFLATE (RFC 4978), and on OK
@@ -140,7 +178,7 @@ int imap_client_drain(struct imap_client *, struct err *);
  * server's text) or a lost connection.
  */
 int imap_simple(struct imap_client *, imap_untagged_cb *, void *, struct err *,
-                const char *, ...) __attribute__((format(printf, 5, 6)));
+    const char *, ...) __attribute__((format(printf, 5, 6)));
 /* Send a built command and wait for it; as imap_simple. */
 int imap_cmd_wait(struct imap_cmd *, struct err *);
 
@@ -164,13 +202,11 @@ unsigned imap_client_in_flight(const struct imap_client *);
 uint64_t imap_client_cmds_sent(const struct imap_client *);
 
 /* Untagged responses nobody took (EXISTS during IDLE, ...). */
-void imap_client_set_unsolicited(struct imap_client *, imap_untagged_cb *,
-                                 void *);
+void imap_client_set_unsolicited(
+    struct imap_client *, imap_untagged_cb *, void *);
 /* Called once when the connection is lost after connect (err set). */
 void imap_client_set_on_close(struct imap_client *,
-                              void (*)(struct imap_client *, const struct err *,
-                                       void *),
-                              void *);
+    void (*)(struct imap_client *, const struct err *, void *), void *);
 
 /*
  * Commands.  imap_cmd_new() starts an empty command; appenders add to it
@@ -178,8 +214,8 @@ void imap_client_set_on_close(struct imap_client *,
  * imap_cmd_send() queues it, after which the caller must not touch it
  * except through callbacks.
  */
-struct imap_cmd *imap_cmd_new(struct imap_client *, unsigned flags,
-                              imap_done_cb *, void *arg);
+struct imap_cmd *imap_cmd_new(
+    struct imap_client *, unsigned flags, imap_done_cb *, void *arg);
 void imap_cmd_set_untagged(struct imap_cmd *, imap_untagged_cb *, void *);
 void imap_cmd_set_cont(struct imap_cmd *, imap_cont_cb *);
 /*
@@ -209,7 +245,7 @@ int imap_idle_done(struct imap_client *, struct err *);
 /* Helpers for reading response codes in replies. */
 bool imap_reply_code(const struct imap_reply *, const char *code);
 /* [APPENDUID uidvalidity uid]: 0, or -1 when absent or malformed. */
-int imap_reply_appenduid(const struct imap_reply *, uint32_t *uidvalidity,
-                         uint32_t *uid);
+int imap_reply_appenduid(
+    const struct imap_reply *, uint32_t *uidvalidity, uint32_t *uid);
 
 #endif

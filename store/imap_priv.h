@@ -99,6 +99,8 @@ struct imap_store {
 	char *disable_caps;
 	int (*get_secret)(void *, struct buf *, struct err *);
 	void *secret_arg;
+	struct imap_auth auth; /* copied from the options */
+	bool have_auth; /* log in with auth, not get_secret */
 	unsigned max_conns;
 
 	/* Learnt from the first connection. */

@@ -710,6 +710,8 @@ conn_login(struct imap_store *s, struct imap_client *c, struct err *err)
 	struct buf pw;
 	int r = -1;
 
+	if (s->have_auth)
+		return imap_client_auth(c, &s->auth, err);
 	buf_init(&pw, SECRET_MAX);
 	if (s->get_secret == NULL ||
 	    s->get_secret(s->secret_arg, &pw, err) == 0)
@@ -905,6 +907,10 @@ imap_store_new(struct loop *loop, const char *name,
 	s->disable_caps = xstrdup(opts->disable_caps ? opts->disable_caps : "");
 	s->get_secret = opts->get_secret;
 	s->secret_arg = opts->secret_arg;
+	if (opts->auth != NULL) {
+		s->auth = *opts->auth;
+		s->have_auth = true;
+	}
 	s->max_conns = opts->connections ? opts->connections : DEFAULT_CONNS;
 	return &s->base;
 }

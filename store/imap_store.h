@@ -54,6 +54,14 @@ struct imap_store_opts {
 	 */
 	int (*get_secret)(void *arg, struct buf *out, struct err *err);
 	void *secret_arg;
+	/*
+	 * When set, every connection logs in with imap_client_auth() and
+	 * this, and get_secret is not used.  The struct is copied; its
+	 * strings, mechanism list and callback argument are borrowed and
+	 * must outlive the store.  The callback runs once per connection,
+	 * so a token command gives each new connection a fresh token.
+	 */
+	const struct imap_auth *auth;
 	unsigned connections; /* 1..32; 0: 4 */
 	/*
 	 * Space-separated capabilities to ignore, e.g. "QRESYNC" or

@@ -7,7 +7,9 @@
 set -eu
 
 PKGS="build-essential pkg-config libssl-dev libsqlite3-dev libyaml-dev
-zlib1g-dev openssl dovecot-core dovecot-imapd clang sqlite3"
+zlib1g-dev openssl dovecot-core dovecot-imapd clang sqlite3
+libkrb5-dev krb5-kdc krb5-admin-server krb5-user dovecot-gssapi
+cyrus-common sasl2-bin libsasl2-modules-otp libcurl4-openssl-dev"
 
 missing=""
 for p in $PKGS; do

@@ -16,6 +16,14 @@
 # bob and carol log in with passwords from a passwd-file; mail is Maildir
 # with "/" as the hierarchy delimiter.  Never touches the system service.
 #
+# Opt-in settings, from the environment of "start" (and "run"):
+#   DOVECOT_AUTH_MECHS   auth_mechanisms instead of "plain login", e.g.
+#                        "cram-md5 scram-sha-1 scram-sha-256 login plain"
+#                        (the passdb holds {PLAIN} passwords, which
+#                        CRAM-MD5 and SCRAM need)
+#   DOVECOT_EXTRA_CONF   a file !include'd at the end of dovecot.conf
+#                        (an oauth2 passdb, GSSAPI keytab settings, ...)
+#
 # DIR/env is a shell fragment with FERRY_TEST_DIR, FERRY_IMAP_PORT,
 # FERRY_IMAPS_PORT, FERRY_CA, FERRY_USERS, FERRY_PASS_<user> and
 # FERRY_MAILDIR_<user>; "run" exports the same variables.
@@ -89,7 +97,7 @@ $unpriv
 mail_location = maildir:~/Maildir:LAYOUT=fs
 mailbox_list_index = yes
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = ${DOVECOT_AUTH_MECHS:-plain login}
 auth_failure_delay = 0
 ssl = yes
 ssl_cert = <$dir/server.pem
@@ -161,6 +169,9 @@ service lmtp {
   }
 }
 CONF
+	if [ -n "${DOVECOT_EXTRA_CONF:-}" ]; then
+		echo "!include $DOVECOT_EXTRA_CONF" >>"$dir/dovecot.conf"
+	fi
 }
 
 write_env() {

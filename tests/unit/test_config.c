@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cmd/config.h"
+#include "cmd/oauth.h"
 #include "tests/t.h"
 #include "util/buf.h"
 #include "util/err.h"
@@ -322,10 +323,11 @@ struct bad {
 	"far, near, mode, folders, create, expunge, state, brake_percent, " \
 	"brake_min, rename"
 #define EMPTY_LEVEL "has an empty level (a leading, trailing or doubled '/')"
-#define IMAP_KEYS                                                       \
-	"type, host, port, tls, ca_file, fingerprint, tls_name, user, " \
-	"password_command, password_file, password, password_env, "     \
-	"allow_plaintext, connections, timeout"
+#define IMAP_KEYS                                                          \
+	"type, host, port, tls, ca_file, fingerprint, tls_name, user, "    \
+	"password_command, password_file, password, password_env, "        \
+	"allow_plaintext, auth, oauth_token_command, oauth, connections, " \
+	"timeout"
 
 static const struct bad bad[] = {
     /* Values of the wrong type or out of range. */
@@ -1765,6 +1767,141 @@ test_names(void)
 	T_EQ_STR(config_mode_name(CONF_MODE_MIRROR_PUSH), "mirror-push");
 }
 
+/* auth: a list of mechanisms in order, checked against the credentials. */
+static void
+test_auth(void)
+{
+	struct config cfg;
+	struct err err = {0};
+	const struct imap_conf *ic;
+
+	load_store("password_env: PW\n    auth: [SCRAM-SHA-256, cram-md5, "
+		   "plain]",
+	    &cfg);
+	ic = &cfg.stores[0].imap;
+	T_EQ_INT(ic->nauth, 3);
+	T_EQ_INT(ic->auth[0], SASL_SCRAM_SHA_256);
+	T_EQ_INT(ic->auth[1], SASL_CRAM_MD5);
+	T_EQ_INT(ic->auth[2], SASL_PLAIN);
+	T_EQ_INT(config_credentials(&cfg.stores[0]),
+	    1u << SASL_CRED_PASSWORD | 1u << SASL_CRED_PASSPHRASE);
+	config_free(&cfg);
+	load_store("auth: gssapi", &cfg);
+	T_EQ_INT(cfg.stores[0].imap.nauth, 1);
+	T_EQ_INT(cfg.stores[0].imap.auth[0], SASL_GSSAPI);
+	config_free(&cfg);
+	load_store("password_env: PW", &cfg);
+	T_EQ_INT(cfg.stores[0].imap.nauth, 0);
+	config_free(&cfg);
+	T_EQ_INT(load(IMAP_HEAD "    password_env: PW\n    auth: [plain, "
+				"PLAIN]\n",
+		     &cfg, &err),
+	    -1);
+	T_ASSERT(strstr(err.msg, "PLAIN is listed twice") != NULL);
+	T_EQ_INT(
+	    load(IMAP_HEAD "    password_env: PW\n    auth: [digest-md5]\n",
+		&cfg, &err),
+	    -1);
+	T_ASSERT(strstr(err.msg, "stores.work.auth") != NULL);
+	T_EQ_INT(load(IMAP_HEAD "    auth: [kerberos_v4]\n", &cfg, &err), -1);
+	T_ASSERT(strstr(err.msg, "KERBEROS_V4 is not supported") != NULL);
+	T_EQ_INT(load(IMAP_HEAD "    auth: [scram-sha-1]\n", &cfg, &err), -1);
+	T_ASSERT(strstr(err.msg, "needs a password source") != NULL);
+	T_EQ_INT(load(IMAP_HEAD "    password_env: PW\n    auth: [xoauth2]\n",
+		     &cfg, &err),
+	    -1);
+	T_ASSERT(strstr(err.msg, "needs oauth_token_command") != NULL);
+	T_EQ_INT(load(IMAP_HEAD "    auth: {plain: 1}\n", &cfg, &err), -1);
+	T_EQ_INT(load(IMAP_HEAD "    auth: []\n", &cfg, &err), -1);
+}
+
+/* oauth_token_command runs on every call; its token is one line. */
+static void
+test_oauth_token_command(void)
+{
+	struct config cfg;
+	struct err err = {0};
+	struct buf tok;
+
+	buf_init(&tok, BUF_NOMAX);
+	load_store("oauth_token_command: \"printf 'ya29.abc\\\\n'\"\n"
+		   "    auth: [oauthbearer, xoauth2]",
+	    &cfg);
+	T_EQ_INT(config_credentials(&cfg.stores[0]), 1u << SASL_CRED_TOKEN);
+	T_EQ_INT(
+	    config_get_credential(&cfg.stores[0], SASL_CRED_TOKEN, &tok, &err),
+	    0);
+	T_EQ_STR(tok.data, "ya29.abc");
+	buf_reset(&tok);
+	T_EQ_INT(
+	    config_get_credential(&cfg.stores[0], SASL_CRED_NONE, &tok, &err),
+	    0);
+	T_EQ_INT(tok.len, 0);
+	T_EQ_INT(config_get_credential(
+		     &cfg.stores[0], SASL_CRED_PASSWORD, &tok, &err),
+	    -1);
+	config_free(&cfg);
+	load_store("oauth_token_command: \"echo secret-token; exit 3\"", &cfg);
+	T_EQ_INT(
+	    config_get_credential(&cfg.stores[0], SASL_CRED_TOKEN, &tok, &err),
+	    -1);
+	T_EQ_INT(err.kind, ERR_AUTH);
+	T_ASSERT(strstr(err.msg, "oauth_token_command: exited with status 3") !=
+		 NULL);
+	T_ASSERT(strstr(err.msg, "secret-token") == NULL);
+	config_free(&cfg);
+	load_store("oauth_token_command: \"printf 'a\\\\nb\\\\n'\"", &cfg);
+	T_EQ_INT(
+	    config_get_credential(&cfg.stores[0], SASL_CRED_TOKEN, &tok, &err),
+	    -1);
+	config_free(&cfg);
+	buf_release(&tok);
+}
+
+/* oauth: presets, required keys, and URLs that may carry secrets. */
+static void
+test_oauth_refresh_conf(void)
+{
+	struct config cfg;
+	struct err err = {0};
+	const struct oauth_conf *o;
+
+	load_store("oauth: {provider: google, client_id: abc, "
+		   "refresh_token_command: \"pass rt\"}\n    auth: [xoauth2]",
+	    &cfg);
+	o = cfg.stores[0].imap.oauth;
+	T_ASSERT(o != NULL);
+	T_EQ_STR(o->token_url, OAUTH_GOOGLE_URL);
+	T_EQ_STR(o->client_id, "abc");
+	T_ASSERT(o->client_secret_command == NULL);
+	T_EQ_INT(config_credentials(&cfg.stores[0]), 1u << SASL_CRED_TOKEN);
+	config_free(&cfg);
+	load_store("oauth: {provider: microsoft, client_id: abc, "
+		   "client_secret_command: x, refresh_token_command: y}",
+	    &cfg);
+	T_EQ_STR(cfg.stores[0].imap.oauth->token_url, OAUTH_MICROSOFT_URL);
+	config_free(&cfg);
+	T_EQ_INT(load(IMAP_HEAD "    oauth: {provider: google, "
+				"refresh_token_command: y}\n",
+		     &cfg, &err),
+	    -1);
+	T_ASSERT(strstr(err.msg, "needs client_id") != NULL);
+	T_EQ_INT(
+	    load(IMAP_HEAD "    oauth: {token_url: \"http://example.com/t\","
+			   " client_id: a, refresh_token_command: y}\n",
+		&cfg, &err),
+	    -1);
+	T_ASSERT(strstr(err.msg, "https") != NULL);
+	T_EQ_INT(
+	    load(IMAP_HEAD "    oauth: {provider: yahoo}\n", &cfg, &err), -1);
+	T_EQ_INT(load(IMAP_HEAD "    oauth_token_command: t\n"
+				"    oauth: {provider: google, client_id: a, "
+				"refresh_token_command: y}\n",
+		     &cfg, &err),
+	    -1);
+	T_ASSERT(strstr(err.msg, "cannot be combined") != NULL);
+}
+
 static const struct t_case cases[] = {
     {"full configuration", test_full},
     {"defaults", test_defaults},
@@ -1796,6 +1933,9 @@ static const struct t_case cases[] = {
     {"folders: selection, last match wins", test_folder_selected},
     {"sample.yaml loads", test_sample},
     {"enum names", test_names},
+    {"auth: mechanism lists", test_auth},
+    {"oauth_token_command", test_oauth_token_command},
+    {"oauth: refresh settings", test_oauth_refresh_conf},
 };
 
 int
