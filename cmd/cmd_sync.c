@@ -28,6 +28,7 @@
 #include "sync/sync.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/log.h"
 #include "util/loop.h"
 
 struct sync_args {
@@ -229,6 +230,10 @@ run_channel(const struct cmd_ctx *ctx, const struct config *cfg,
 	o.arg = (void *)ch;
 	o.only_folder = folder;
 	o.out = stdout;
+	/* A progress line only for a person watching. */
+	o.progress = log_get_level() >= LOG_INFO && isatty(STDERR_FILENO)
+			 ? stderr
+			 : NULL;
 	if (connect_stores(cfg, ch, loop, st, a->dry_run, s, &err) == -1 ||
 	    sync_channel(loop, &o, s[0], s[1], st, &sum, &err) == -1) {
 		fprintf(stderr, "ferry: sync %s: %s\n", ch->name, err.msg);

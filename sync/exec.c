@@ -18,6 +18,8 @@
  * goes on; any other error ends the pass and is returned.
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -139,6 +141,28 @@ record_copy(struct exec *ex, const struct plan_op *op, uint32_t new_uid,
 	return 0;
 }
 
+/*
+ * The progress line: rewritten in place on a terminal, at most ten times
+ * a second, and cleared when the folder's copies are done.
+ */
+static void
+progress(struct sync_exec *x, bool last)
+{
+	int64_t now = loop_now_ms();
+
+	if (x->progress == NULL || x->copies_planned == 0)
+		return;
+	if (!last && now - x->progress_ms < 100)
+		return;
+	x->progress_ms = now;
+	if (last)
+		fputs("\r\033[K", x->progress);
+	else
+		fprintf(x->progress, "\r\033[K%s: copied %" PRIu64 "/%" PRIu64,
+		    x->folder[0], x->copies_done, x->copies_planned);
+	fflush(x->progress);
+}
+
 static void
 on_append(void *arg, uint32_t new_uid, const struct err *err)
 {
@@ -154,6 +178,8 @@ on_append(void *arg, uint32_t new_uid, const struct err *err)
 		sync_crash_point("append done");
 		ex->x->sum->copied[op->side]++;
 		ex->x->sum->copied_bytes[op->side] += s->body.size;
+		ex->x->copies_done++;
+		progress(ex->x, false);
 		if (new_uid == 0)
 			ex->x->incomplete = true; /* the intent resolves it */
 		else if (record_copy(ex, op, new_uid, s->pending, &e) == -1)
@@ -254,6 +280,9 @@ run_copies(struct exec *ex, const struct plan *p)
 		slots[k].ex = ex;
 		slots[k].body.fd = -1;
 	}
+	ex->x->copies_done = 0;
+	ex->x->copies_planned =
+	    p->counts[PLAN_COPY][0] + p->counts[PLAN_COPY][1];
 	while (!ex->stop || ex->outstanding > 0) {
 		for (k = 0; k < w && !ex->stop; k++) {
 			while (i < p->nops && p->ops[i].kind != PLAN_COPY)
@@ -269,6 +298,7 @@ run_copies(struct exec *ex, const struct plan *p)
 			break;
 		loop_run_once(ex->x->loop, 100);
 	}
+	progress(ex->x, true);
 	free(slots);
 }
 

@@ -610,6 +610,7 @@ execute(struct cx *cx, struct pass *ps, struct err *err)
 	x.pair = ps->pair.id;
 	x.window = cx->o->window;
 	x.sum = cx->sum;
+	x.progress = cx->o->progress;
 	for (s = 0; s < 2; s++) {
 		x.store[s] = cx->store[s];
 		x.folder[s] = ps->c->name[s];

@@ -54,6 +54,7 @@ struct sync_channel_opts {
 	const char *only_folder; /* a far name: sync just it; NULL: all */
 	unsigned window; /* copies in flight; 0: 8 */
 	FILE *out; /* plans (dry run); NULL: stdout */
+	FILE *progress; /* a terminal for a progress line, or NULL */
 };
 
 #define SYNC_BRAKES_MAX 1024
@@ -105,6 +106,9 @@ struct sync_exec {
 	uint32_t dest_uidnext[2]; /* UIDNEXT before the copies, by side */
 	unsigned window;
 	struct sync_summary *sum;
+	FILE *progress; /* a terminal for "folder: copied n/m", or NULL */
+	uint64_t copies_done, copies_planned;
+	int64_t progress_ms; /* when the line was last shown */
 	/* Out: a message failed or a copy is unresolved: keep the marks. */
 	bool incomplete;
 	bool touched[2]; /* something was changed on that side */

@@ -46,10 +46,24 @@ pick_port() {
 	done
 }
 
+# Debian's imapd, unpacked beside the tree without installing the
+# package (which would remove dovecot-imapd): apt-get download, dpkg -x.
+unpacked_imapd() {
+	cache=$(cd "$(dirname "$0")/.." && pwd)/build/cyrus-imapd
+	bin=$cache/root/usr/lib/cyrus/bin/imapd
+	if [ ! -x "$bin" ] && command -v apt-get >/dev/null 2>&1; then
+		mkdir -p "$cache"
+		(cd "$cache" && apt-get download -q cyrus-imapd >/dev/null 2>&1 &&
+		    dpkg-deb -x cyrus-imapd_*.deb root) || true
+	fi
+	echo "$bin"
+}
+
 start() {
 	dir=$1 phrase=$2
 	master=/usr/lib/cyrus/bin/master
 	imapd=${CYRUS_IMAPD:-/usr/lib/cyrus/bin/imapd}
+	[ -x "$imapd" ] || [ -n "${CYRUS_IMAPD:-}" ] || imapd=$(unpacked_imapd)
 	[ -x "$master" ] || missing "no $master (Debian: cyrus-common)"
 	[ -x "$imapd" ] || missing "no Cyrus imapd at $imapd (Debian's \
 cyrus-imapd conflicts with dovecot-imapd; set CYRUS_IMAPD to an unpacked one)"

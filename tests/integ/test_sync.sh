@@ -21,6 +21,7 @@ DL=Deletes-$$
 KP=Keep-$$
 II=ImapImap-$$
 MX=Mixed-$$
+NF=NearFolder-$$
 
 # config USER MODE [channel yaml lines...]: server -> ./Mail, state ./state.db
 config() {
@@ -682,6 +683,23 @@ test_big_and_small_bodies_land_in_their_files() {
 	t_eq "$(wc -l <local.inv | tr -d ' ')" 12 "local messages"
 	cmp -s server.inv local.inv ||
 	    t_fail "bodies differ: $(diff server.inv local.inv)"
+}
+
+# Two-way with create: a folder made locally appears on the server with
+# its mail, and a folder made on the server appears locally.
+test_two_way_creates_folders_both_ways() {
+	t_need_dovecot
+	server_folder "$NF-far" 2
+	config carol two-way "folders: [\"$NF-far\", \"$NF-near\", \"$NF-near/*\"]"
+	sync_ok
+	t_eq "$(count_files "Mail/$NF-far")" 2 "local copy of the server folder"
+	mkdir -p "Mail/$NF-near/Sub/cur" "Mail/$NF-near/Sub/new" "Mail/$NF-near/Sub/tmp"
+	msg "$NF-local" >"Mail/$NF-near/Sub/new/1794000002.M2P5.local"
+	sync_ok
+	t_eq "$(count_files "$FERRY_MAILDIR_carol/$NF-near/Sub")" 1 \
+	    "server copy of the local folder"
+	sync_ok
+	t_contains "$out" "copied near -> far: 0 messages"
 }
 
 t_run
