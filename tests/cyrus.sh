@@ -34,17 +34,7 @@ missing() {
 	exit 3
 }
 
-port_busy() {
-	hex=$(printf '%04X' "$1")
-	grep -q ":$hex 00000000:0000 0A" /proc/net/tcp 2>/dev/null
-}
-
-pick_port() {
-	while :; do
-		p=$(( ($(od -An -N2 -tu2 /dev/urandom) % 30000) + 20000 ))
-		port_busy "$p" || { echo "$p"; return; }
-	done
-}
+. "$(dirname "$0")/ports.sh"
 
 # Debian's imapd, unpacked beside the tree without installing the
 # package (which would remove dovecot-imapd): apt-get download, dpkg -x.

@@ -192,19 +192,7 @@ write_env() {
 	} >"$dir/env"
 }
 
-# Is something already listening on 127.0.0.1:$1?  Bash's /dev/tcp is not
-# there in every sh, so ask the kernel's table instead.
-port_busy() {
-	hex=$(printf '%04X' "$1")
-	grep -q ":$hex 00000000:0000 0A" /proc/net/tcp 2>/dev/null
-}
-
-pick_port() {
-	while :; do
-		p=$(( ($(od -An -N2 -tu2 /dev/urandom) % 30000) + 20000 ))
-		port_busy "$p" || { echo "$p"; return; }
-	done
-}
+. "$(dirname "$0")/ports.sh"
 
 start() {
 	dir=$1

@@ -39,17 +39,7 @@ find_tool() {
 	    missing "$1 not found (Debian: krb5-kdc krb5-admin-server krb5-user)"
 }
 
-port_busy() {
-	hex=$(printf '%04X' "$1")
-	grep -q ":$hex 00000000:0000 0A" /proc/net/tcp 2>/dev/null
-}
-
-pick_port() {
-	while :; do
-		p=$(( ($(od -An -N2 -tu2 /dev/urandom) % 30000) + 20000 ))
-		port_busy "$p" || { echo "$p"; return; }
-	done
-}
+. "$(dirname "$0")/ports.sh"
 
 start() {
 	dir=$1
