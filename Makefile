@@ -220,4 +220,4 @@ fuzz-run: fuzz
 clean:
 	rm -rf $(BUILD) ferry
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' -type f 2>/dev/null)

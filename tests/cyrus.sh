@@ -39,7 +39,7 @@ missing() {
 # Debian's imapd, unpacked beside the tree without installing the
 # package (which would remove dovecot-imapd): apt-get download, dpkg -x.
 unpacked_imapd() {
-	cache=$(cd "$(dirname "$0")/.." && pwd)/build/cyrus-imapd
+	cache=$(cd "$(dirname "$0")/.." && pwd)/build-cache/cyrus-imapd
 	bin=$cache/root/usr/lib/cyrus/bin/imapd
 	if [ ! -x "$bin" ] && command -v apt-get >/dev/null 2>&1; then
 		mkdir -p "$cache"
