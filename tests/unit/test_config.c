@@ -1185,7 +1185,7 @@ static const char channel_yaml[] =
     "    folders: [\"*\", \"!Junk\", \"!Trash/*\"]\n"
     "    create: false\n"
     "    expunge: true\n"
-    "    state: state/./work.db\n"
+    "    state: state/./office.db\n"
     "    brake_percent: 50\n"
     "    brake_min: 0\n"
     "    rename:\n"
@@ -1223,7 +1223,7 @@ test_channel_full(void)
 	T_EQ_STR(ch->folders[2], "!Trash/*");
 	T_ASSERT(!ch->create);
 	T_ASSERT(ch->expunge);
-	T_EQ_STR(ch->state, DIR "/state/work.db");
+	T_EQ_STR(ch->state, DIR "/state/office.db");
 	T_EQ_INT(ch->brake_percent, 50);
 	T_EQ_INT(ch->brake_min, 0);
 	T_EQ_INT(ch->nrenames, 2);
