@@ -964,6 +964,27 @@ finish_imap(struct ctx *c, struct store_conf *s, const unsigned *seen)
 	return 0;
 }
 
+int
+conf_entry_name(struct ctx *c, const struct ynode *k, const char *what,
+    unsigned dup_line, size_t count, size_t max, size_t *old_out)
+{
+	if (k->kind != YN_SCALAR)
+		return conf_error(c, k->line, "%s names must be strings", what);
+	*old_out = conf_key_push(c, k->text, k->len);
+	if (!conf_valid_name(k->text, k->len))
+		return conf_error(c, k->line,
+		    "%s names use letters, digits, '_', '.' and '-', do not "
+		    "start with '.' or '-', and have at most %d bytes",
+		    what, CONF_MAX_NAME);
+	if (dup_line != 0)
+		return conf_error(c, k->line,
+		    "duplicate %s name (first defined at line %u)", what,
+		    dup_line);
+	if (count == max)
+		return conf_error(c, k->line, "more than %zu %ss", max, what);
+	return 0;
+}
+
 bool
 conf_valid_name(const char *s, size_t len)
 {
@@ -1025,25 +1046,14 @@ parse_stores(struct ctx *c, const struct ynode *v, struct config *cfg)
 		struct store_conf *s;
 		size_t old;
 
-		if (k->kind != YN_SCALAR)
-			return conf_error(
-			    c, k->line, "store names must be strings");
-		old = conf_key_push(c, k->text, k->len);
-		if (!conf_valid_name(k->text, k->len))
-			return conf_error(c, k->line,
-			    "store names use letters, digits, '_', '.' and "
-			    "'-', do not start with '.' or '-', and have at "
-			    "most %d bytes",
-			    CONF_MAX_NAME);
-		for (j = 0; j < cfg->nstores; j++)
+		unsigned dup = 0;
+
+		for (j = 0; k->kind == YN_SCALAR && j < cfg->nstores; j++)
 			if (strcmp(cfg->stores[j].name, k->text) == 0)
-				return conf_error(c, k->line,
-				    "duplicate store name (first defined at "
-				    "line %u)",
-				    cfg->stores[j].line);
-		if (cfg->nstores == CONFIG_MAX_STORES)
-			return conf_error(c, k->line, "more than %d stores",
-			    CONFIG_MAX_STORES);
+				dup = cfg->stores[j].line;
+		if (conf_entry_name(c, k, "store", dup, cfg->nstores,
+			CONFIG_MAX_STORES, &old) == -1)
+			return -1;
 		cfg->stores = xreallocarray(
 		    cfg->stores, cfg->nstores + 1, sizeof(*cfg->stores));
 		s = &cfg->stores[cfg->nstores++];

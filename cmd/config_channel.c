@@ -674,25 +674,14 @@ conf_parse_channels(struct ctx *c, const struct ynode *v, struct config *cfg)
 		const struct ynode *k = v->kids[i];
 		struct channel_conf *ch;
 
-		if (k->kind != YN_SCALAR)
-			return conf_error(
-			    c, k->line, "channel names must be strings");
-		old = conf_key_push(c, k->text, k->len);
-		if (!conf_valid_name(k->text, k->len))
-			return conf_error(c, k->line,
-			    "channel names use letters, digits, '_', '.' and "
-			    "'-', do not start with '.' or '-', and have at "
-			    "most %d bytes",
-			    CONF_MAX_NAME);
-		for (j = 0; j < cfg->nchannels; j++)
+		unsigned dup = 0;
+
+		for (j = 0; k->kind == YN_SCALAR && j < cfg->nchannels; j++)
 			if (strcmp(cfg->channels[j].name, k->text) == 0)
-				return conf_error(c, k->line,
-				    "duplicate channel name (first defined at "
-				    "line %u)",
-				    cfg->channels[j].line);
-		if (cfg->nchannels == CONFIG_MAX_CHANNELS)
-			return conf_error(c, k->line, "more than %d channels",
-			    CONFIG_MAX_CHANNELS);
+				dup = cfg->channels[j].line;
+		if (conf_entry_name(c, k, "channel", dup, cfg->nchannels,
+			CONFIG_MAX_CHANNELS, &old) == -1)
+			return -1;
 		cfg->channels = xreallocarray(
 		    cfg->channels, cfg->nchannels + 1, sizeof(*cfg->channels));
 		ch = &cfg->channels[cfg->nchannels++];

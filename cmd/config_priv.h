@@ -107,6 +107,15 @@ int conf_expand_path(struct ctx *, unsigned line, const char *s, char **out);
  * with '.' or '-', as stores and channels have.
  */
 bool conf_valid_name(const char *, size_t);
+/*
+ * The key k of a "stores:" or "channels:" entry (what: "store",
+ * "channel"): a string, a valid name, not a duplicate (dup_line: where
+ * the same name was defined first, or 0), and not more than max entries.
+ * Push it onto the key path (*old_out for conf_key_pop); 0, or -1 with
+ * the error reported.
+ */
+int conf_entry_name(struct ctx *, const struct ynode *, const char *what,
+    unsigned dup_line, size_t count, size_t max, size_t *old_out);
 
 /*
  * conf_parse_channels(c, v, cfg):
