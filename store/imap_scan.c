@@ -45,6 +45,10 @@
 #define ARENA_MAX ((size_t)1 << 30) /* flags and ids of one folder */
 #define KNOWN_SET_MAX 4000 /* bytes of known-uids in a SELECT */
 #define VANISHED_MAX ((size_t)1 << 24)
+/* FETCH responses one scan keeps: a server repeating them cannot make a
+ * scan grow without end (4M messages in one folder is beyond any real
+ * mailbox). */
+#define RECS_MAX ((size_t)1 << 22)
 #define FLAGS_BYTES 4096
 #define SEARCH_CHUNK 4000 /* known UIDs per UID SEARCH */
 #define SEARCH_LINE 7000 /* bytes of one UID SEARCH command */
@@ -77,6 +81,7 @@ struct scan_op {
 	struct imap_mailbox mbox;
 	struct rec *recs;
 	size_t nrecs, cap;
+	bool recs_full; /* RECS_MAX reached: the scan fails */
 	struct arena arena;
 	bool arena_full;
 	struct uranges vanished; /* as the server said */
@@ -148,6 +153,10 @@ rec_new(struct scan_op *so, uint32_t uid)
 {
 	struct rec *r;
 
+	if (so->nrecs == RECS_MAX) {
+		so->recs_full = true;
+		return NULL;
+	}
 	if (so->nrecs == so->cap) {
 		so->cap = so->cap ? so->cap * 2 : 256;
 		so->recs = xreallocarray(so->recs, so->cap, sizeof(*so->recs));
@@ -190,7 +199,8 @@ scan_fetch(struct scan_op *so, const struct imap_arg *l, size_t n)
 			uidv = &l[i + 1];
 	if (!imap_arg_number(uidv, UINT32_MAX, &v) || v == 0)
 		return; /* without QRESYNC, unsolicited FETCH may lack UID */
-	r = rec_new(so, (uint32_t)v);
+	if ((r = rec_new(so, (uint32_t)v)) == NULL)
+		return;
 	for (i = 0; i + 1 < n; i += 2) {
 		const struct imap_arg *val = &l[i + 1];
 
@@ -407,6 +417,7 @@ select_done(struct imap_client *c, const struct imap_reply *r, void *arg)
 		so->method = "full";
 		so->full = so->new_all = true;
 		so->nrecs = 0;
+		so->recs_full = false;
 		ims_ranges_release(&so->vanished);
 	} else if (!modseq || since->modseq == 0) {
 		so->method = "full";
@@ -600,6 +611,13 @@ scan_cmds_done(struct iop *op)
 	if (so->arena_full) {
 		err_set(
 		    &e, ERR_LIMIT, "%s: too many flags to hold", op->folder);
+		ims_op_done(op, &e);
+		return;
+	}
+	if (so->recs_full) {
+		err_set(&e, ERR_BOX,
+		    "%s: the server sent more than %zu FETCH responses",
+		    op->folder, RECS_MAX);
 		ims_op_done(op, &e);
 		return;
 	}
