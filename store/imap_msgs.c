@@ -525,7 +525,7 @@ plain_destroy(struct iop *op)
 static const struct iop_vt fetch_vt = {
     "FETCH", fetch_start, fetch_finish, plain_destroy, fetch_cmds_done};
 
-void
+static void
 ims_fetch(struct store *st, const char *folder, uint32_t uid,
     struct store_body *body, store_done_cb *cb, void *arg)
 {
@@ -829,7 +829,7 @@ out:
 	return out;
 }
 
-void
+static void
 ims_append(struct store *st, const char *folder, const char *flags,
     int64_t internaldate, const struct store_body *body, store_append_cb *cb,
     void *arg)
@@ -861,6 +861,108 @@ ims_append(struct store *st, const char *folder, const char *flags,
 	return;
 out_reject:
 	ims_op_reject(&a->op, &e);
+}
+
+/*
+ * Batches, one message at a time (pipelined).
+ */
+
+struct batch {
+	struct store_item *items;
+	size_t n, left;
+	store_done_cb *cb;
+	void *arg;
+	struct err err;
+};
+
+struct batch_one {
+	struct batch *b;
+	size_t i;
+};
+
+static void
+batch_one_done(struct batch_one *o, uint32_t uid, const struct err *err)
+{
+	struct batch *b = o->b;
+	struct store_item *it = &b->items[o->i];
+
+	free(o);
+	it->uid = uid;
+	if (err != NULL && err->kind != ERR_NONE) {
+		it->err = *err;
+		if (err->kind != ERR_MSG && err->kind != ERR_LIMIT &&
+		    b->err.kind == ERR_NONE)
+			b->err = *err;
+	}
+	if (--b->left == 0) {
+		b->cb(b->arg, b->err.kind != ERR_NONE ? &b->err : NULL);
+		free(b);
+	}
+}
+
+static void
+batch_fetched(void *arg, const struct err *err)
+{
+	struct batch_one *o = arg;
+
+	batch_one_done(o, o->b->items[o->i].uid, err);
+}
+
+static void
+batch_appended(void *arg, uint32_t uid, const struct err *err)
+{
+	batch_one_done(arg, uid, err);
+}
+
+static struct batch *
+batch_new(struct store_item *items, size_t n, store_done_cb *cb, void *arg)
+{
+	struct batch *b = xcalloc(1, sizeof(*b));
+	size_t i;
+
+	b->items = items;
+	b->n = b->left = n;
+	b->cb = cb;
+	b->arg = arg;
+	for (i = 0; i < n; i++) {
+		items[i].err.kind = ERR_NONE;
+		items[i].err.msg[0] = '\0';
+	}
+	return b;
+}
+
+static struct batch_one *
+batch_at(struct batch *b, size_t i)
+{
+	struct batch_one *o = xcalloc(1, sizeof(*o));
+
+	o->b = b;
+	o->i = i;
+	return o;
+}
+
+void
+ims_fetch_batch(struct store *st, const char *folder, struct store_item *items,
+    size_t n, store_done_cb *cb, void *arg)
+{
+	struct batch *b = batch_new(items, n, cb, arg);
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		ims_fetch(st, folder, items[i].uid, &items[i].body,
+		    batch_fetched, batch_at(b, i));
+}
+
+void
+ims_append_batch(struct store *st, const char *folder, struct store_item *items,
+    size_t n, store_done_cb *cb, void *arg)
+{
+	struct batch *b = batch_new(items, n, cb, arg);
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		ims_append(st, folder, items[i].flags, items[i].internaldate,
+		    &items[i].body, batch_appended, batch_at(b, i));
 }
 
 /*

@@ -172,10 +172,10 @@ void ims_rename(
 void ims_delete(struct store *, const char *, store_done_cb *, void *);
 void ims_scan(struct store *, const char *, const struct store_since *,
     store_scan_cb *, void *);
-void ims_fetch(struct store *, const char *, uint32_t, struct store_body *,
+void ims_fetch_batch(struct store *, const char *, struct store_item *, size_t,
     store_done_cb *, void *);
-void ims_append(struct store *, const char *, const char *, int64_t,
-    const struct store_body *, store_append_cb *, void *);
+void ims_append_batch(struct store *, const char *, struct store_item *, size_t,
+    store_done_cb *, void *);
 void ims_set_flags(struct store *, const char *, const uint32_t *, size_t,
     const char *, const char *, store_done_cb *, void *);
 void ims_expunge(struct store *, const char *, const uint32_t *, size_t,

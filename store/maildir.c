@@ -65,7 +65,6 @@ enum job_kind {
 	JOB_DONE,
 	JOB_LIST,
 	JOB_SCAN,
-	JOB_APPEND,
 };
 
 /* A finished operation whose callback waits for the loop. */
@@ -78,12 +77,10 @@ struct job {
 		store_done_cb *done;
 		store_list_cb *list;
 		store_scan_cb *scan;
-		store_append_cb *append;
 	} cb;
 	void *arg;
 	int rc;
 	struct err err;
-	uint32_t uid;
 	struct flist folders;
 	struct store_changes ch;
 	struct store_msg *msgs;
@@ -141,9 +138,6 @@ job_fire(void *arg)
 		break;
 	case JOB_SCAN:
 		j->cb.scan(j->arg, e ? NULL : &j->ch, e);
-		break;
-	case JOB_APPEND:
-		j->cb.append(j->arg, e ? 0 : j->uid, e);
 		break;
 	}
 	job_free(j);
@@ -528,33 +522,52 @@ op_list(struct store *s, store_list_cb *cb, void *arg)
 	job_defer(j);
 }
 
+/* Fetch each item; a failure of one message does not stop the others. */
 static void
-op_fetch(struct store *s, const char *folder, uint32_t uid,
-    struct store_body *body, store_done_cb *cb, void *arg)
+op_fetch_batch(struct store *s, const char *folder, struct store_item *items,
+    size_t n, store_done_cb *cb, void *arg)
 {
 	struct maildir *md = (struct maildir *)s;
 	struct job *j = job_new(md, JOB_DONE, arg);
 	struct where w;
+	size_t i;
 
 	j->cb.done = cb;
+	for (i = 0; i < n; i++)
+		items[i].err.kind = ERR_NONE;
 	if (job_where(j, folder, &w, true))
-		j->rc = md_fetch_msg(md, &w, uid, body, &j->err);
+		for (i = 0; i < n && j->rc == 0; i++) {
+			items[i].body.size = 0;
+			if (md_fetch_msg(md, &w, items[i].uid, &items[i].body,
+				&items[i].err) == 0 ||
+			    items[i].err.kind == ERR_MSG)
+				continue;
+			j->err = items[i].err;
+			j->rc = -1;
+		}
+	for (; i < n; i++)
+		if (j->rc < 0)
+			items[i].err = j->err;
 	job_defer(j);
 }
 
 static void
-op_append(struct store *s, const char *folder, const char *flags,
-    int64_t internaldate, const struct store_body *body, store_append_cb *cb,
-    void *arg)
+op_append_batch(struct store *s, const char *folder, struct store_item *items,
+    size_t n, store_done_cb *cb, void *arg)
 {
 	struct maildir *md = (struct maildir *)s;
-	struct job *j = job_new(md, JOB_APPEND, arg);
+	struct job *j = job_new(md, JOB_DONE, arg);
 	struct where w;
+	size_t i;
 
-	j->cb.append = cb;
+	j->cb.done = cb;
 	if (job_where(j, folder, &w, true))
-		j->rc = md_append_msg(
-		    md, &w, flags, internaldate, body, &j->uid, &j->err);
+		j->rc = md_append_batch(md, &w, items, n, &j->err);
+	else
+		for (i = 0; i < n; i++) {
+			items[i].uid = 0;
+			items[i].err = j->err;
+		}
 	job_defer(j);
 }
 
@@ -683,8 +696,8 @@ static const struct store_ops maildir_ops = {
     .free = op_free,
     .list = op_list,
     .scan = op_scan,
-    .fetch = op_fetch,
-    .append = op_append,
+    .fetch_batch = op_fetch_batch,
+    .append_batch = op_append_batch,
     .set_flags = op_set_flags,
     .expunge = op_expunge,
     .create = op_create,

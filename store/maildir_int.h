@@ -205,9 +205,10 @@ char *md_permflags(const struct kwmap *, bool *more_out);
 
 int md_fetch_msg(struct maildir *, const struct where *, uint32_t uid,
     struct store_body *, struct err *);
-int md_append_msg(struct maildir *, const struct where *, const char *flags,
-    int64_t internaldate, const struct store_body *, uint32_t *uid_out,
-    struct err *);
+/* Deliver items (see store_append_batch); 0, or -1 with err for the
+ * batch (items then say which got in: uid != 0). */
+int md_append_batch(struct maildir *, const struct where *, struct store_item *,
+    size_t n, struct err *);
 int md_set_flags(struct maildir *, const struct where *, const uint32_t *uids,
     size_t n, const char *add, const char *remove, struct err *);
 int md_expunge(struct maildir *, const struct where *, const uint32_t *uids,

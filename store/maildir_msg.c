@@ -10,6 +10,7 @@
  * Letters written in ASCII order; letters without a meaning here are
  * kept on every rename.
  */
+#define _GNU_SOURCE /* sync_file_range() */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -408,7 +409,7 @@ deliver_tmp(struct maildir *md, const struct where *w, char *base, char *tmp,
 	return 0;
 }
 
-/* Fill the tmp file: the body, its time, and (opts) on disk. */
+/* Fill the tmp file: the body and its time (synced later, by the batch). */
 static int
 deliver_body(struct maildir *md, const struct where *w, int fd,
     int64_t internaldate, const struct store_body *body, struct err *err)
@@ -431,66 +432,176 @@ deliver_body(struct maildir *md, const struct where *w, int fd,
 			return md_fail_sys(
 			    md, err, ERR_BOX, w->name, "futimens");
 	}
-	if (md->fsync && fsync(fd) < 0)
-		return md_fail_sys(md, err, ERR_BOX, w->name, "fsync");
+#ifdef SYNC_FILE_RANGE_WRITE
+	/* Start the write-back now, so that the batch's fsync() calls find
+	 * the data on its way and share one journal commit. */
+	if (md->fsync)
+		(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+#endif
 	return 0;
 }
 
-/*
- * Deliver: tmp/<base> (O_EXCL), body, mtime, fsync, rename into
- * cur/<base>:2,<letters>, fsync cur/; only then the UID in the state.
- */
-int
-md_append_msg(struct maildir *md, const struct where *w, const char *flags,
-    int64_t internaldate, const struct store_body *body, uint32_t *uid_out,
-    struct err *err)
+/* One message of an append batch on its way in. */
+struct delivery {
+	char base[STATE_BASE_MAX + 1];
+	char letters[128];
+	char tmp[PATH_MAX];
+	int fd; /* tmp/<base> while written, else -1 */
+	enum {
+		D_NONE,
+		D_TMP,
+		D_CUR
+	} at; /* where the file is */
+};
+
+/* Give every item not yet decided the batch's error. */
+static void
+items_fail(struct store_item *items, size_t n, const struct err *err)
 {
-	char norm[STATE_FLAGS_MAX + 1], base[STATE_BASE_MAX + 1];
-	char tmp[PATH_MAX], dst[PATH_MAX], letters[128];
-	struct state_mdfolder f;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (items[i].err.kind == ERR_NONE && items[i].uid == 0)
+			items[i].err = *err;
+}
+
+/*
+ * Write every item's file into tmp/ (flags as letters, keywords in the
+ * folder's keyword file first); per-item failures land in items[i].err.
+ */
+static int
+deliver_all(struct maildir *md, const struct where *w, struct store_item *items,
+    struct delivery *d, size_t n, struct err *err)
+{
+	char norm[STATE_FLAGS_MAX + 1];
 	struct letters l;
 	struct kwmap kw;
-	int fd = -1, rc = -1;
+	size_t i;
+	int rc = -1;
 
-	if (norm_flags(md, w->name, flags, norm, sizeof(norm), err) < 0 ||
-	    md_record(md, w, &f, err) < 0 || md_kw_load(md, w, &kw, err) < 0)
+	if (md_kw_load(md, w, &kw, err) < 0)
 		return -1;
-	memset(&l, 0, sizeof(l));
-	letters_apply(&l, &kw, norm, true, w->name);
-	letters_str(&l, letters);
-	if (kw_save(md, w, &kw, err) < 0 ||
-	    deliver_tmp(md, w, base, tmp, &fd, err) < 0)
+	for (i = 0; i < n; i++) {
+		if (norm_flags(md, w->name, items[i].flags, norm, sizeof(norm),
+			&items[i].err) < 0)
+			continue;
+		memset(&l, 0, sizeof(l));
+		letters_apply(&l, &kw, norm, true, w->name);
+		letters_str(&l, d[i].letters);
+	}
+	/* The keyword file is on disk before any name uses its letters. */
+	if (kw_save(md, w, &kw, err) < 0)
 		goto out;
-	if (deliver_body(md, w, fd, internaldate, body, err) < 0)
-		goto out_unlink;
-	if (close(fd) < 0) {
-		fd = -1;
-		md_fail_sys(md, err, ERR_BOX, w->name, "writing %s", tmp);
-		goto out_unlink;
+	for (i = 0; i < n; i++) {
+		if (items[i].err.kind != ERR_NONE)
+			continue;
+		if (deliver_tmp(md, w, d[i].base, d[i].tmp, &d[i].fd, err) < 0)
+			goto out;
+		d[i].at = D_TMP;
+		if (deliver_body(md, w, d[i].fd, items[i].internaldate,
+			&items[i].body, &items[i].err) < 0) {
+			close(d[i].fd);
+			d[i].fd = -1;
+			unlink(d[i].tmp);
+			d[i].at = D_NONE;
+			if (items[i].err.kind != ERR_MSG) {
+				*err = items[i].err;
+				items[i].err.kind = ERR_NONE;
+				goto out;
+			}
+		}
 	}
-	fd = -1;
-	if (snprintf(dst, sizeof(dst), "%s/cur/%s:2,%s", w->path, base,
-		letters) >= (int)sizeof(dst)) {
-		md_fail(md, err, ERR_BOX, w->name, "path too long");
-		goto out_unlink;
+	rc = 0;
+out:
+	md_kw_release(&kw);
+	return rc;
+}
+
+/*
+ * Deliver a batch.  Every file is written into tmp/ (O_EXCL) with its
+ * body and time; then all are synced (their write-back started as each
+ * was written), renamed into cur/<base>:2,<letters>, and cur/ synced
+ * once; only then are the UIDs given, in one transaction.
+ *
+ * Why one sync round per batch is as safe as one per message: a file's
+ * data is on disk before its name enters cur/, and the names are on disk
+ * before the state records them, so a crash at any point leaves files in
+ * tmp/ (never read as messages), or complete files in cur/ without UIDs
+ * (the next scan numbers them, and the sync engine's intents pair them
+ * with their source), never a half-written message nor a UID without a
+ * file.
+ */
+int
+md_append_batch(struct maildir *md, const struct where *w,
+    struct store_item *items, size_t n, struct err *err)
+{
+	struct delivery *d = xcalloc(n ? n : 1, sizeof(*d));
+	struct state_mdfolder f;
+	char dst[PATH_MAX];
+	size_t i, moved = 0;
+	bool mine;
+	int rc = -1;
+
+	for (i = 0; i < n; i++) {
+		d[i].fd = -1;
+		items[i].uid = 0;
+		items[i].err.kind = ERR_NONE;
+		items[i].err.msg[0] = '\0';
 	}
-	if (rename(tmp, dst) < 0) {
-		md_fail_sys(md, err, ERR_BOX, w->name, "rename to %s", dst);
-		goto out_unlink;
+	if (md_record(md, w, &f, err) < 0 ||
+	    deliver_all(md, w, items, d, n, err) < 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (d[i].fd < 0)
+			continue;
+		if ((md->fsync && fsync(d[i].fd) < 0) || close(d[i].fd) < 0) {
+			d[i].fd = -1;
+			md_fail_sys(
+			    md, err, ERR_BOX, w->name, "writing %s", d[i].tmp);
+			goto out;
+		}
+		d[i].fd = -1;
 	}
-	if (md->fsync && md_fsync_sub(w->path, "cur") < 0) {
+	for (i = 0; i < n; i++) {
+		if (d[i].at != D_TMP)
+			continue;
+		if (snprintf(dst, sizeof(dst), "%s/cur/%s:2,%s", w->path,
+			d[i].base, d[i].letters) >= (int)sizeof(dst)) {
+			md_fail(md, err, ERR_BOX, w->name, "path too long");
+			goto out;
+		}
+		if (rename(d[i].tmp, dst) < 0) {
+			md_fail_sys(
+			    md, err, ERR_BOX, w->name, "rename to %s", dst);
+			goto out;
+		}
+		d[i].at = D_CUR;
+		moved++;
+	}
+	if (moved > 0 && md->fsync && md_fsync_sub(w->path, "cur") < 0) {
 		md_fail_sys(md, err, ERR_BOX, w->name, "fsync cur/");
 		goto out;
 	}
-	if (state_maildir_assign(md->state, f.id, base, uid_out, err) == 0)
-		rc = 0;
-	goto out;
-out_unlink:
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
+	if (md_txn_begin(md, &mine, err) < 0)
+		goto out;
+	rc = 0;
+	for (i = 0; i < n && rc == 0; i++)
+		if (d[i].at == D_CUR)
+			rc = state_maildir_assign(
+			    md->state, f.id, d[i].base, &items[i].uid, err);
+	if ((rc = md_txn_end(md, mine, rc, err)) < 0)
+		for (i = 0; i < n; i++)
+			items[i].uid = 0;
 out:
-	md_kw_release(&kw);
+	for (i = 0; i < n; i++) {
+		if (d[i].fd >= 0)
+			close(d[i].fd);
+		if (d[i].at == D_TMP)
+			unlink(d[i].tmp);
+	}
+	if (rc < 0)
+		items_fail(items, n, err);
+	free(d);
 	return rc;
 }
 

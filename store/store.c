@@ -54,10 +54,60 @@ store_scan(struct store *s, const char *folder, const struct store_since *since,
 }
 
 void
+store_fetch_batch(struct store *s, const char *folder, struct store_item *items,
+    size_t n, store_done_cb *cb, void *arg)
+{
+	s->ops->fetch_batch(s, folder, items, n, cb, arg);
+}
+
+void
+store_append_batch(struct store *s, const char *folder,
+    struct store_item *items, size_t n, store_done_cb *cb, void *arg)
+{
+	s->ops->append_batch(s, folder, items, n, cb, arg);
+}
+
+/* A batch of one for store_fetch() and store_append(). */
+struct single {
+	struct store_item item;
+	struct store_body *out; /* fetch: where the size goes */
+	char *flags; /* append: the caller's, copied */
+	store_done_cb *done;
+	store_append_cb *appended;
+	void *arg;
+};
+
+static void
+single_done(void *arg, const struct err *err)
+{
+	struct single *o = arg;
+	struct err e;
+	uint32_t uid = o->item.uid;
+
+	e = err != NULL && err->kind != ERR_NONE ? *err : o->item.err;
+	if (o->out != NULL)
+		o->out->size = o->item.body.size;
+	if (o->done != NULL)
+		o->done(o->arg, e.kind == ERR_NONE ? NULL : &e);
+	else
+		o->appended(o->arg, e.kind == ERR_NONE ? uid : 0,
+		    e.kind == ERR_NONE ? NULL : &e);
+	free(o->flags);
+	free(o);
+}
+
+void
 store_fetch(struct store *s, const char *folder, uint32_t uid,
     struct store_body *body, store_done_cb *cb, void *arg)
 {
-	s->ops->fetch(s, folder, uid, body, cb, arg);
+	struct single *o = xcalloc(1, sizeof(*o));
+
+	o->item.uid = uid;
+	o->item.body = *body;
+	o->out = body;
+	o->done = cb;
+	o->arg = arg;
+	s->ops->fetch_batch(s, folder, &o->item, 1, single_done, o);
 }
 
 void
@@ -65,7 +115,15 @@ store_append(struct store *s, const char *folder, const char *flags,
     int64_t internaldate, const struct store_body *body, store_append_cb *cb,
     void *arg)
 {
-	s->ops->append(s, folder, flags, internaldate, body, cb, arg);
+	struct single *o = xcalloc(1, sizeof(*o));
+
+	o->flags = xstrdup(flags != NULL ? flags : "");
+	o->item.flags = o->flags;
+	o->item.internaldate = internaldate;
+	o->item.body = *body;
+	o->appended = cb;
+	o->arg = arg;
+	s->ops->append_batch(s, folder, &o->item, 1, single_done, o);
 }
 
 void

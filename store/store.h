@@ -38,7 +38,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct err;
+#include "util/err.h"
+
 struct loop;
 struct state;
 struct store;
@@ -145,6 +146,26 @@ struct store_body {
 	uint64_t size; /* append: bytes to send; fetch: set by driver */
 };
 
+/*
+ * One message of a batch (store_fetch_batch, store_append_batch).
+ *   fetch:  uid in; body.fd is the caller's open file (at its start);
+ *           body.size is set by the driver.
+ *   append: flags, internaldate, body (fd at the start, size) in; uid out
+ *           (0 when the store could not tell; the caller resolves it).
+ *   err:    this message's result, set by the driver for every item:
+ *           ERR_NONE when done, ERR_MSG / ERR_LIMIT for a failure of this
+ *           message alone, any other kind when the batch was cut short
+ *           before this message (the same error the batch's callback
+ *           gets).
+ */
+struct store_item {
+	uint32_t uid;
+	const char *flags;
+	int64_t internaldate;
+	struct store_body body;
+	struct err err;
+};
+
 typedef void store_done_cb(void *arg, const struct err *err);
 typedef void store_list_cb(
     void *arg, const struct store_folder *, size_t, const struct err *err);
@@ -163,11 +184,10 @@ struct store_ops {
 	void (*list)(struct store *, store_list_cb *, void *);
 	void (*scan)(struct store *, const char *folder,
 	    const struct store_since *, store_scan_cb *, void *);
-	void (*fetch)(struct store *, const char *folder, uint32_t uid,
-	    struct store_body *, store_done_cb *, void *);
-	void (*append)(struct store *, const char *folder, const char *flags,
-	    int64_t internaldate, const struct store_body *, store_append_cb *,
-	    void *);
+	void (*fetch_batch)(struct store *, const char *folder,
+	    struct store_item *, size_t n, store_done_cb *, void *);
+	void (*append_batch)(struct store *, const char *folder,
+	    struct store_item *, size_t n, store_done_cb *, void *);
 	void (*set_flags)(struct store *, const char *folder,
 	    const uint32_t *uids, size_t n, const char *add, const char *remove,
 	    store_done_cb *, void *);
@@ -199,10 +219,25 @@ void store_free(struct store *);
 void store_list(struct store *, store_list_cb *, void *);
 void store_scan(struct store *, const char *folder, const struct store_since *,
     store_scan_cb *, void *);
+/* One message: a batch of one, its item's result as the callback's. */
 void store_fetch(struct store *, const char *folder, uint32_t uid,
     struct store_body *, store_done_cb *, void *);
 void store_append(struct store *, const char *folder, const char *flags,
     int64_t internaldate, const struct store_body *, store_append_cb *, void *);
+/*
+ * Batches: items[0..n) with their results in items[i].err (see struct
+ * store_item); the items must stay put until the callback, whose err is
+ * NULL or the error that cut the batch short (not about one message).
+ * Items and the strings they point to must stay put until then too.
+ * A driver does a batch in as few round trips as it can (one UID FETCH
+ * over a UID set; MULTIAPPEND), and a Maildir append batch syncs its
+ * files to disk in one round: when the callback reports an item done,
+ * its message is durable in the store.
+ */
+void store_fetch_batch(struct store *, const char *folder, struct store_item *,
+    size_t n, store_done_cb *, void *);
+void store_append_batch(struct store *, const char *folder, struct store_item *,
+    size_t n, store_done_cb *, void *);
 /* Add and remove flags (canonical strings, either may be "") on uids. */
 void store_set_flags(struct store *, const char *folder, const uint32_t *uids,
     size_t n, const char *add, const char *remove, store_done_cb *, void *);

@@ -5,9 +5,9 @@
  * "The sync algorithm" in DESIGN.md).
  *
  * Dependencies between the ops, in the order they run:
- *   COPY         intent (durable) -> fetch to a temp file -> append ->
- *                one transaction: msg row + intent removed.  Up to
- *                x->window copies are in flight; the stores pipeline.
+ *   COPY         in batches (see "Copies" below): intents (durable) ->
+ *                fetch to temporary files -> append -> one transaction:
+ *                msg rows + intents removed.
  *   PAIR/REPAIR  state rows, before the FLAGS that may name them.
  *   FLAGS        one store_set_flags per (side, add, remove) group.
  *   SET_BASE     only for rows none of whose FLAGS failed.
@@ -17,11 +17,13 @@
  * An ERR_MSG result is recorded as a failure of that message and the rest
  * goes on; any other error ends the pass and is returned.
  */
+#define _GNU_SOURCE /* memfd_create() */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "store/state.h"
@@ -32,17 +34,7 @@
 #include "util/loop.h"
 #include "util/xalloc.h"
 
-#define WINDOW_DEFAULT 8
-
 struct exec;
-
-struct slot {
-	struct exec *ex;
-	const struct plan_op *op;
-	int64_t pending;
-	struct store_body body;
-	bool busy;
-};
 
 struct exec {
 	struct sync_exec *x;
@@ -96,49 +88,70 @@ wait_idle(struct exec *ex)
 }
 
 /*
- * Copies.
+ * Copies, in batches: up to BATCH_MSGS messages (and about BATCH_BYTES
+ * by the sizes the scan saw) going the same way.  A batch is
+ *   1. its intents, in one transaction (durable before any byte moves);
+ *   2. one store_fetch_batch() from the source into temporary files;
+ *   3. one store_append_batch() to the destination (a Maildir syncs the
+ *      whole batch in one round; an IMAP server takes it in MULTIAPPEND);
+ *   4. one transaction: a msg row for every copy whose new UID is known,
+ *      its intent removed, its old failure cleared.
+ * Two batches are in flight, so that one is fetched while the other is
+ * appended.  An intent stays when the destination could not say the new
+ * UID or the batch was cut short: the next run resolves it.
  */
 
+#define BATCH_MSGS 64
+#define BATCH_BYTES (8u * 1024 * 1024)
+#define BATCHES 2
+
+struct batch {
+	struct exec *ex;
+	enum state_side dest;
+	size_t n;
+	const struct plan_op **ops;
+	int64_t *pending;
+	struct store_item *fetch;
+	struct store_item *app; /* the fetched ones, in order */
+	size_t *app_of; /* app[k] is ops[app_of[k]] */
+	size_t napp;
+	bool busy;
+};
+
 static void
-slot_end(struct slot *s)
+batch_init(struct batch *b, struct exec *ex, size_t max)
 {
-	if (s->body.fd != -1)
-		close(s->body.fd);
-	s->body.fd = -1;
-	s->busy = false;
-	s->ex->outstanding--;
+	memset(b, 0, sizeof(*b));
+	b->ex = ex;
+	b->ops = xcalloc(max, sizeof(*b->ops));
+	b->pending = xcalloc(max, sizeof(*b->pending));
+	b->fetch = xcalloc(max, sizeof(*b->fetch));
+	b->app = xcalloc(max, sizeof(*b->app));
+	b->app_of = xcalloc(max, sizeof(*b->app_of));
 }
 
-static int
-record_copy(struct exec *ex, const struct plan_op *op, uint32_t new_uid,
-    int64_t pending, struct err *err)
+static void
+batch_release(struct batch *b)
 {
-	struct sync_exec *x = ex->x;
-	enum state_side dest = op->side, src = !op->side;
-	struct state_msg m;
+	free(b->ops);
+	free(b->pending);
+	free(b->fetch);
+	free(b->app);
+	free(b->app_of);
+}
 
-	memset(&m, 0, sizeof(m));
-	m.pair = x->pair;
-	m.uid[src] = op->uid[src];
-	m.uid[dest] = new_uid;
-	m.flags = op->base != NULL ? op->base : "";
-	m.size = op->size;
-	m.internaldate = op->internaldate;
-	m.fp = op->fp_len > 0 ? op->fp : NULL;
-	m.fp_len = op->fp_len;
-	m.objid[src] = op->objid[src];
-	if (state_begin(x->st, err) == -1)
-		return -1;
-	if (state_msg_add(x->st, &m, NULL, err) == -1 ||
-	    state_pending_remove(x->st, pending, err) == -1 ||
-	    state_failure_clear(x->st, x->pair, src, m.uid[src], NULL, err) ==
-		-1 ||
-	    state_commit(x->st, err) == -1) {
-		state_rollback(x->st, NULL);
-		return -1;
-	}
-	sync_crash_point("copy recorded");
-	return 0;
+/* Close the batch's files; the batch is free again. */
+static void
+batch_end(struct batch *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++)
+		if (b->fetch[i].body.fd != -1)
+			close(b->fetch[i].body.fd);
+	b->n = b->napp = 0;
+	b->busy = false;
+	b->ex->outstanding--;
 }
 
 /*
@@ -163,57 +176,149 @@ progress(struct sync_exec *x, bool last)
 	fflush(x->progress);
 }
 
-static void
-on_append(void *arg, uint32_t new_uid, const struct err *err)
+/* The msg row of a finished copy. */
+static int
+record_copy(struct exec *ex, const struct plan_op *op, uint32_t new_uid,
+    int64_t pending, struct err *err)
 {
-	struct slot *s = arg;
-	struct exec *ex = s->ex;
-	const struct plan_op *op = s->op;
-	struct err e;
+	struct sync_exec *x = ex->x;
+	enum state_side dest = op->side, src = !op->side;
+	struct state_msg m;
 
-	if (err != NULL && err->kind != ERR_NONE) {
-		on_result(ex, !op->side, op->uid[!op->side], "append", err);
-		state_pending_remove(ex->x->st, s->pending, &e);
-	} else {
-		sync_crash_point("append done");
-		ex->x->sum->copied[op->side]++;
-		ex->x->sum->copied_bytes[op->side] += s->body.size;
-		ex->x->copies_done++;
-		progress(ex->x, false);
-		if (new_uid == 0)
-			ex->x->incomplete = true; /* the intent resolves it */
-		else if (record_copy(ex, op, new_uid, s->pending, &e) == -1)
-			fail_pass(ex, &e);
-	}
-	slot_end(s);
+	memset(&m, 0, sizeof(m));
+	m.pair = x->pair;
+	m.uid[src] = op->uid[src];
+	m.uid[dest] = new_uid;
+	m.flags = op->base != NULL ? op->base : "";
+	m.size = op->size;
+	m.internaldate = op->internaldate;
+	m.fp = op->fp_len > 0 ? op->fp : NULL;
+	m.fp_len = op->fp_len;
+	m.objid[src] = op->objid[src];
+	if (state_msg_add(x->st, &m, NULL, err) == -1 ||
+	    state_pending_remove(x->st, pending, err) == -1)
+		return -1;
+	return state_failure_clear(x->st, x->pair, src, m.uid[src], NULL, err);
 }
 
+/*
+ * Step 4: record what the destination took.  Failed messages lose their
+ * intent (nothing arrived); copies without a known UID keep theirs.
+ */
 static void
-on_fetch(void *arg, const struct err *err)
+on_appended(void *arg, const struct err *berr)
 {
-	struct slot *s = arg;
-	struct exec *ex = s->ex;
-	const struct plan_op *op = s->op;
+	struct batch *b = arg;
+	struct exec *ex = b->ex;
+	struct sync_exec *x = ex->x;
+	enum state_side src = !b->dest;
 	struct err e;
+	size_t k;
+	int r;
 
-	if (err != NULL && err->kind != ERR_NONE) {
-		on_result(ex, !op->side, op->uid[!op->side], "fetch", err);
-		state_pending_remove(ex->x->st, s->pending, &e);
-		slot_end(s);
-		return;
+	if (berr != NULL && berr->kind != ERR_NONE)
+		fail_pass(ex, berr);
+	for (k = 0; k < b->napp; k++) {
+		const struct store_item *it = &b->app[k];
+		const struct plan_op *op = b->ops[b->app_of[k]];
+
+		if (it->err.kind == ERR_NONE) {
+			x->sum->copied[b->dest]++;
+			x->sum->copied_bytes[b->dest] +=
+			    b->fetch[b->app_of[k]].body.size;
+		} else if (it->err.kind == ERR_MSG || it->err.kind == ERR_LIMIT)
+			on_result(ex, src, op->uid[src], "append", &it->err);
+		else
+			fail_pass(ex, &it->err);
 	}
-	if (lseek(s->body.fd, 0, SEEK_SET) == -1) {
-		err_sys(&e, "temporary file");
+	x->copies_done += b->napp;
+	progress(x, false);
+	sync_crash_point("append done");
+	if (state_begin(x->st, &e) == -1) {
 		fail_pass(ex, &e);
-		slot_end(s);
+		batch_end(b);
 		return;
 	}
-	store_append(ex->x->store[op->side], ex->x->folder[op->side],
-	    op->flags != NULL ? op->flags : "", op->internaldate, &s->body,
-	    on_append, s);
+	for (k = 0, r = 0; k < b->napp && r == 0; k++) {
+		const struct store_item *it = &b->app[k];
+		size_t i = b->app_of[k];
+
+		if (it->err.kind == ERR_MSG || it->err.kind == ERR_LIMIT)
+			r = state_pending_remove(x->st, b->pending[i], &e);
+		else if (it->err.kind != ERR_NONE)
+			continue; /* cut short: the intent resolves it */
+		else if (it->uid == 0)
+			x->incomplete = true; /* likewise */
+		else
+			r = record_copy(
+			    ex, b->ops[i], it->uid, b->pending[i], &e);
+	}
+	if (r == 0 && state_commit(x->st, &e) == 0)
+		sync_crash_point("copies recorded");
+	else {
+		state_rollback(x->st, NULL);
+		fail_pass(ex, &e);
+	}
+	batch_end(b);
 }
 
-/* An unlinked temporary file for one body; -1 with err. */
+/* Step 3: append what arrived; a message that failed loses its intent. */
+static void
+on_fetched(void *arg, const struct err *berr)
+{
+	struct batch *b = arg;
+	struct exec *ex = b->ex;
+	struct sync_exec *x = ex->x;
+	enum state_side src = !b->dest;
+	struct err e;
+	size_t i;
+
+	if (berr != NULL && berr->kind != ERR_NONE)
+		fail_pass(ex, berr);
+	b->napp = 0;
+	for (i = 0; i < b->n; i++) {
+		struct store_item *it = &b->fetch[i], *a;
+		const struct plan_op *op = b->ops[i];
+
+		if (it->err.kind == ERR_MSG || it->err.kind == ERR_LIMIT) {
+			on_result(ex, src, op->uid[src], "fetch", &it->err);
+			if (state_pending_remove(x->st, b->pending[i], &e) ==
+			    -1)
+				fail_pass(ex, &e);
+			continue;
+		}
+		if (it->err.kind != ERR_NONE) {
+			fail_pass(ex, &it->err);
+			continue;
+		}
+		if (lseek(it->body.fd, 0, SEEK_SET) == -1) {
+			err_sys(&e, "temporary file");
+			fail_pass(ex, &e);
+			continue;
+		}
+		a = &b->app[b->napp];
+		memset(a, 0, sizeof(*a));
+		a->flags = op->flags != NULL ? op->flags : "";
+		a->internaldate = op->internaldate;
+		a->body = it->body;
+		b->app_of[b->napp++] = i;
+	}
+	if (ex->stop || b->napp == 0) {
+		/* Nothing of these was sent: their intents can go. */
+		for (i = 0; i < b->napp; i++)
+			if (state_pending_remove(
+				x->st, b->pending[b->app_of[i]], &e) == -1)
+				fail_pass(ex, &e);
+		b->napp = 0;
+		batch_end(b);
+		return;
+	}
+	x->touched[b->dest] = true;
+	store_append_batch(x->store[b->dest], x->folder[b->dest], b->app,
+	    b->napp, on_appended, b);
+}
+
+/* A file for one body: memory-backed where the system has that. */
 static int
 temp_body(struct err *err)
 {
@@ -221,6 +326,10 @@ temp_body(struct err *err)
 	char path[4096];
 	int fd, n;
 
+#ifdef MFD_CLOEXEC
+	if ((fd = memfd_create("ferry-body", MFD_CLOEXEC)) != -1)
+		return fd;
+#endif
 	if (dir == NULL || *dir == '\0')
 		dir = "/tmp";
 	n = snprintf(path, sizeof(path), "%s/ferry-body.XXXXXX", dir);
@@ -232,74 +341,107 @@ temp_body(struct err *err)
 	return fd;
 }
 
+/*
+ * Steps 1 and 2 for the copies from *next on that go the way the first
+ * goes; *next moves past them.  -1 ends the pass (ex->err set).
+ */
 static int
-copy_start(struct exec *ex, struct slot *s, const struct plan_op *op)
+batch_start(struct exec *ex, struct batch *b, const struct plan *p,
+    size_t *next, size_t max)
 {
 	struct sync_exec *x = ex->x;
-	struct state_pending p;
+	uint64_t bytes = 0;
 	struct err e;
+	size_t i;
 
-	memset(&p, 0, sizeof(p));
-	p.pair = x->pair;
-	p.dest = op->side;
-	p.source_uid = op->uid[!op->side];
-	p.fp = op->fp;
-	p.fp_len = op->fp_len;
-	p.dest_uidnext = x->dest_uidnext[op->side];
-	if (op->fp_len == 0) {
-		err_set(&e, ERR_MSG, "no fingerprint");
-		fail_msg(ex, !op->side, p.source_uid, "fetch", &e);
+	b->n = 0;
+	for (i = *next; i < p->nops && b->n < max; i++) {
+		const struct plan_op *op = &p->ops[i];
+
+		if (op->kind != PLAN_COPY)
+			continue;
+		if (b->n > 0 &&
+		    (op->side != b->dest || bytes + op->size > BATCH_BYTES))
+			break;
+		if (op->fp_len == 0) {
+			err_set(&e, ERR_MSG, "no fingerprint");
+			fail_msg(
+			    ex, !op->side, op->uid[!op->side], "fetch", &e);
+			continue;
+		}
+		b->dest = op->side;
+		b->ops[b->n++] = op;
+		bytes += op->size;
+	}
+	*next = i;
+	if (b->n == 0)
 		return 0;
-	}
-	if (state_pending_add(x->st, &p, &s->pending, &ex->err) == -1)
+	if (state_begin(x->st, &ex->err) == -1)
 		return -1;
-	sync_crash_point("intent written");
-	if ((s->body.fd = temp_body(&ex->err)) == -1) {
-		state_pending_remove(x->st, s->pending, &e);
+	for (i = 0; i < b->n; i++) {
+		const struct plan_op *op = b->ops[i];
+		struct state_pending pd;
+
+		memset(&pd, 0, sizeof(pd));
+		pd.pair = x->pair;
+		pd.dest = op->side;
+		pd.source_uid = op->uid[!op->side];
+		pd.fp = op->fp;
+		pd.fp_len = op->fp_len;
+		pd.dest_uidnext = x->dest_uidnext[op->side];
+		if (state_pending_add(x->st, &pd, &b->pending[i], &ex->err) ==
+		    -1) {
+			state_rollback(x->st, NULL);
+			return -1;
+		}
+	}
+	if (state_commit(x->st, &ex->err) == -1) {
+		state_rollback(x->st, NULL);
 		return -1;
 	}
-	s->body.size = 0;
-	s->op = op;
-	s->busy = true;
+	sync_crash_point("intents written");
+	for (i = 0; i < b->n; i++) {
+		memset(&b->fetch[i], 0, sizeof(b->fetch[i]));
+		b->fetch[i].uid = b->ops[i]->uid[!b->dest];
+		b->fetch[i].body.fd = -1;
+	}
+	b->busy = true;
 	ex->outstanding++;
-	x->touched[op->side] = true;
-	store_fetch(x->store[!op->side], x->folder[!op->side], p.source_uid,
-	    &s->body, on_fetch, s);
+	for (i = 0; i < b->n; i++)
+		if ((b->fetch[i].body.fd = temp_body(&ex->err)) == -1) {
+			batch_end(b); /* the intents resolve next time */
+			return -1;
+		}
+	store_fetch_batch(x->store[!b->dest], x->folder[!b->dest], b->fetch,
+	    b->n, on_fetched, b);
 	return 0;
 }
 
 static void
 run_copies(struct exec *ex, const struct plan *p)
 {
-	unsigned w = ex->x->window ? ex->x->window : WINDOW_DEFAULT;
-	struct slot *slots = xcalloc(w, sizeof(*slots));
-	size_t i = 0;
+	size_t max = ex->x->batch ? ex->x->batch : BATCH_MSGS;
+	struct batch b[BATCHES];
+	size_t next = 0;
 	unsigned k;
 
-	for (k = 0; k < w; k++) {
-		slots[k].ex = ex;
-		slots[k].body.fd = -1;
-	}
+	for (k = 0; k < BATCHES; k++)
+		batch_init(&b[k], ex, max);
 	ex->x->copies_done = 0;
 	ex->x->copies_planned =
 	    p->counts[PLAN_COPY][0] + p->counts[PLAN_COPY][1];
-	while (!ex->stop || ex->outstanding > 0) {
-		for (k = 0; k < w && !ex->stop; k++) {
-			while (i < p->nops && p->ops[i].kind != PLAN_COPY)
-				i++;
-			if (i >= p->nops)
-				break;
-			if (slots[k].busy)
-				continue;
-			if (copy_start(ex, &slots[k], &p->ops[i++]) == -1)
+	for (;;) {
+		for (k = 0; k < BATCHES && !ex->stop && next < p->nops; k++)
+			if (!b[k].busy &&
+			    batch_start(ex, &b[k], p, &next, max) == -1)
 				ex->stop = true;
-		}
-		if (ex->outstanding == 0 && (ex->stop || i >= p->nops))
+		if (ex->outstanding == 0 && (ex->stop || next >= p->nops))
 			break;
 		loop_run_once(ex->x->loop, 100);
 	}
 	progress(ex->x, true);
-	free(slots);
+	for (k = 0; k < BATCHES; k++)
+		batch_release(&b[k]);
 }
 
 /*

@@ -608,7 +608,7 @@ execute(struct cx *cx, struct pass *ps, struct err *err)
 	x.loop = cx->loop;
 	x.st = cx->st;
 	x.pair = ps->pair.id;
-	x.window = cx->o->window;
+	x.batch = cx->o->batch;
 	x.sum = cx->sum;
 	x.progress = cx->o->progress;
 	for (s = 0; s < 2; s++) {

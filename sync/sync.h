@@ -52,7 +52,7 @@ struct sync_channel_opts {
 	const char *(*map)(void *arg, const char *name, enum state_side to);
 	void *arg;
 	const char *only_folder; /* a far name: sync just it; NULL: all */
-	unsigned window; /* copies in flight; 0: 8 */
+	unsigned batch; /* messages per copy batch; 0: 64 */
 	FILE *out; /* plans (dry run); NULL: stdout */
 	FILE *progress; /* a terminal for a progress line, or NULL */
 };
@@ -104,7 +104,7 @@ struct sync_exec {
 	struct state *st;
 	int64_t pair;
 	uint32_t dest_uidnext[2]; /* UIDNEXT before the copies, by side */
-	unsigned window;
+	unsigned batch;
 	struct sync_summary *sum;
 	FILE *progress; /* a terminal for "folder: copied n/m", or NULL */
 	uint64_t copies_done, copies_planned;

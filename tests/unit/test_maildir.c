@@ -510,6 +510,87 @@ test_append_delivers(void)
 	close_env();
 }
 
+/*
+ * A batch: every good message lands in cur/ with its flags and date and
+ * UIDs in order; a message with flags that cannot be stored fails alone;
+ * nothing stays in tmp/; a fetch batch returns each one's bytes and a
+ * failure for a UID that does not exist.
+ */
+static void
+test_append_batch(void)
+{
+	enum {
+		N = 12
+	};
+	struct store_item it[N + 1];
+	char p[PATH_MAX];
+	const char *got;
+	size_t i, len;
+	struct res r;
+
+	open_env(MAILDIR_LAYOUT_FS);
+	memset(it, 0, sizeof(it));
+	for (i = 0; i < N; i++) {
+		const char *t = msg_text((int)i);
+
+		it[i].flags = i % 3 == 0 ? "\\Seen" : "";
+		it[i].internaldate = DATE + (int64_t)i;
+		it[i].body.fd = body_fd(t, strlen(t));
+		it[i].body.size = strlen(t);
+	}
+	it[5].flags = "bad(flag";
+	memset(&r, 0, sizeof(r));
+	store_append_batch(E.s, "INBOX", it, N, on_done, &r);
+	wait_for(&r);
+	OK(&r);
+	for (i = 0; i < N; i++) {
+		close(it[i].body.fd);
+		if (i == 5) {
+			T_EQ_INT(it[i].err.kind, ERR_MSG);
+			T_EQ_INT(it[i].uid, 0);
+			continue;
+		}
+		T_EQ_INT(it[i].err.kind, ERR_NONE);
+		T_EQ_INT(it[i].uid, i < 5 ? i + 1 : i);
+	}
+	T_EQ_INT(count_dir(P(p, "%s/cur", E.root)), N - 1);
+	T_EQ_INT(count_dir(P(p, "%s/tmp", E.root)), 0);
+	for (i = 0; i < N; i += 3) { /* \Seen and the date on each */
+		struct stat st;
+
+		file_of("INBOX", E.root, it[i].uid, p);
+		T_EQ_STR(p + strlen(p) - 4, ":2,S");
+		T_EQ_INT(stat(p, &st), 0);
+		T_EQ_INT(st.st_mtime, DATE + (int64_t)i);
+	}
+	/* Fetch them back in one batch, with a UID that is not there. */
+	memset(it, 0, sizeof(it));
+	for (i = 0; i < N; i++) {
+		it[i].uid = (uint32_t)i + 1;
+		it[i].body.fd = body_fd("", 0);
+	}
+	memset(&r, 0, sizeof(r));
+	store_fetch_batch(E.s, "INBOX", it, N, on_done, &r);
+	wait_for(&r);
+	OK(&r);
+	for (i = 0; i < N; i++) {
+		const char *t = msg_text(i < 5 ? (int)i : (int)i + 1);
+
+		if (i == N - 1) {
+			T_EQ_INT(it[i].err.kind, ERR_MSG);
+			close(it[i].body.fd);
+			continue;
+		}
+		T_EQ_INT(it[i].err.kind, ERR_NONE);
+		T_EQ_INT(it[i].body.size, strlen(t));
+		P(p, "/proc/self/fd/%d", it[i].body.fd);
+		got = read_all(p, &len);
+		T_EQ_MEM(got, len, t, strlen(t));
+		close(it[i].body.fd);
+	}
+	close_env();
+}
+
 static void
 test_fetch_exact_bytes(void)
 {
@@ -1334,6 +1415,7 @@ test_lifecycle(void)
 
 static const struct t_case cases[] = {
     {"append delivers into cur", test_append_delivers},
+    {"append and fetch batches", test_append_batch},
     {"fetch returns the exact bytes", test_fetch_exact_bytes},
     {"list with status", test_list_status},
     {"scan and change tokens", test_scan_change_tokens},
