@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * oauth.c - the refresh_token grant of RFC 6749 over libcurl, with an
- * in-memory cache of the access token (see oauth.h).  The endpoint's JSON
- * reply is read with a few string searches for the three members we need
- * (access_token, expires_in, error): enough for the replies of Google,
- * Microsoft and the test suite's server, bounded, and never evaluated.
+ * in-memory cache of the access token (see oauth.h).  libcurl is loaded
+ * with dlopen() the first time a token is refreshed: linked in, it and
+ * the libraries it brings cost every run of ferry some 6 MB of memory.  The
+ * endpoint's JSON reply is read with a few string searches for the three
+ * members we need (access_token, expires_in, error): enough for the replies of
+ * Google, Microsoft and the test suite's server, bounded, and never evaluated.
  */
 #include "oauth.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +22,7 @@
 #include "util/log.h"
 
 #define REPLY_MAX (64 * 1024)
+#define LIBCURL "libcurl.so.4"
 #define EARLY 60 /* seconds: refresh this long before expiry */
 
 int
@@ -128,6 +132,61 @@ out_wipe:
 	return r;
 }
 
+/* The libcurl calls we make, found by dlopen(). */
+static struct {
+	bool loaded;
+	CURL *(*init)(void);
+	CURLcode (*setopt)(CURL *, CURLoption, ...);
+	CURLcode (*perform)(CURL *);
+	CURLcode (*getinfo)(CURL *, CURLINFO, ...);
+	void (*cleanup)(CURL *);
+	const char *(*strerror)(CURLcode);
+} curl;
+
+/* dlsym() into a function pointer (POSIX guarantees the conversion). */
+static bool
+sym(void *lib, const char *name, void *fnp, size_t size)
+{
+	void *p = dlsym(lib, name);
+
+	if (p == NULL)
+		return false;
+	memcpy(fnp, &p, size);
+	return true;
+}
+
+static int
+curl_load(const char *what, struct err *err)
+{
+	const char *why;
+	void *lib;
+
+	if (curl.loaded)
+		return 0;
+	if ((lib = dlopen(LIBCURL, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		why = dlerror();
+		return err_set(err, ERR_CONFIG,
+		    "%s: refreshing an OAuth2 token needs libcurl (%s): %s",
+		    what, LIBCURL, why ? why : "not found");
+	}
+	if (!sym(lib, "curl_easy_init", &curl.init, sizeof(curl.init)) ||
+	    !sym(lib, "curl_easy_setopt", &curl.setopt, sizeof(curl.setopt)) ||
+	    !sym(lib, "curl_easy_perform", &curl.perform,
+		sizeof(curl.perform)) ||
+	    !sym(lib, "curl_easy_getinfo", &curl.getinfo,
+		sizeof(curl.getinfo)) ||
+	    !sym(lib, "curl_easy_cleanup", &curl.cleanup,
+		sizeof(curl.cleanup)) ||
+	    !sym(lib, "curl_easy_strerror", &curl.strerror,
+		sizeof(curl.strerror))) {
+		dlclose(lib);
+		return err_set(
+		    err, ERR_CONFIG, "%s: %s lacks a function", what, LIBCURL);
+	}
+	curl.loaded = true; /* and the library stays loaded */
+	return 0;
+}
+
 /* POST body to the endpoint; the reply into reply, its status in *code. */
 static int
 post(const struct oauth_conf *o, const char *what, const struct buf *body,
@@ -137,23 +196,25 @@ post(const struct oauth_conf *o, const char *what, const struct buf *body,
 	CURLcode rc;
 	CURL *h;
 
-	if ((h = curl_easy_init()) == NULL)
+	if (curl_load(what, err) == -1)
+		return -1;
+	if ((h = curl.init()) == NULL)
 		return err_set(err, ERR_SYS, "%s: libcurl failed", what);
-	curl_easy_setopt(h, CURLOPT_URL, o->token_url);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body->data);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)body->len);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, reply);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
-	rc = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, code);
-	curl_easy_cleanup(h);
+	curl.setopt(h, CURLOPT_URL, o->token_url);
+	curl.setopt(h, CURLOPT_POSTFIELDS, body->data);
+	curl.setopt(h, CURLOPT_POSTFIELDSIZE, (long)body->len);
+	curl.setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl.setopt(h, CURLOPT_WRITEDATA, reply);
+	curl.setopt(h, CURLOPT_ERRORBUFFER, ebuf);
+	curl.setopt(h, CURLOPT_TIMEOUT, 60L);
+	curl.setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl.setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
+	rc = curl.perform(h);
+	curl.getinfo(h, CURLINFO_RESPONSE_CODE, code);
+	curl.cleanup(h);
 	if (rc != CURLE_OK)
 		return err_set(err, ERR_CONN, "%s: token endpoint %s: %s", what,
-		    o->token_url, ebuf[0] ? ebuf : curl_easy_strerror(rc));
+		    o->token_url, ebuf[0] ? ebuf : curl.strerror(rc));
 	return 0;
 }
 
