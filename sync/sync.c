@@ -23,6 +23,9 @@
 #include "util/sort.h"
 #include "util/xalloc.h"
 
+/* Folder pairs whose scans are sent before the current one is done. */
+#define SCAN_AHEAD 4
+
 /* One side's folder list, copied out of the callback. */
 struct listing {
 	struct store_folder *f;
@@ -382,6 +385,10 @@ struct pass {
 	struct plan plan;
 	struct old_intent *old; /* copy intents left by an earlier run */
 	size_t nold;
+	uint32_t *known[2]; /* the scans' known UIDs, kept until done */
+	bool idle; /* nothing to scan: the pass ends at its start */
+	int rc; /* pass_start()'s result, and its error */
+	struct err err;
 };
 
 static int
@@ -440,11 +447,11 @@ make_folder(struct cx *cx, struct pass *ps, int side, struct err *err)
 	return 0;
 }
 
-static int
-scan_sides(struct cx *cx, struct pass *ps, struct err *err)
+/* Send the scans of the sides that changed; scan_wait() collects them. */
+static void
+scan_start(struct cx *cx, struct pass *ps)
 {
 	struct store_since since[2];
-	uint32_t *known[2] = {NULL, NULL};
 	int s;
 	size_t i;
 
@@ -460,14 +467,14 @@ scan_sides(struct cx *cx, struct pass *ps, struct err *err)
 			ps->snap[s].ch.method = "none";
 			continue;
 		}
-		known[s] = xcalloc(ps->rows.n + 1, sizeof(uint32_t));
+		ps->known[s] = xcalloc(ps->rows.n + 1, sizeof(uint32_t));
 		for (i = 0; i < ps->rows.n; i++)
 			if (ps->rows.v[i].uid[s] != 0)
-				known[s][since[s].nknown++] =
+				ps->known[s][since[s].nknown++] =
 				    ps->rows.v[i].uid[s];
 		sort_array(
-		    known[s], since[s].nknown, sizeof(uint32_t), cmp_uid);
-		since[s].known_uids = known[s];
+		    ps->known[s], since[s].nknown, sizeof(uint32_t), cmp_uid);
+		since[s].known_uids = ps->known[s];
 		since[s].uidvalidity = m->uidvalidity;
 		since[s].uidnext = m->uidnext;
 		if (cx->maildir[s])
@@ -478,10 +485,15 @@ scan_sides(struct cx *cx, struct pass *ps, struct err *err)
 		store_scan(cx->store[s], ps->c->name[s], &since[s], on_scan,
 		    &ps->snap[s]);
 	}
+}
+
+static int
+scan_wait(struct cx *cx, struct pass *ps, struct err *err)
+{
+	int s;
+
 	wait_for(cx->loop, &ps->snap[0].done);
 	wait_for(cx->loop, &ps->snap[1].done);
-	free(known[0]);
-	free(known[1]);
 	for (s = 0; s < 2; s++)
 		if (failed(&ps->snap[s].err)) {
 			*err = ps->snap[s].err;
@@ -655,12 +667,19 @@ log_status(const struct cand *c, const struct pass *ps, int s)
 	    ps->scan[s] ? "scan" : "unchanged");
 }
 
+/*
+ * A pass over one folder pair, in two halves so that the scans of the
+ * next pairs travel while this one executes: pass_start() creates a
+ * missing folder, loads the rows and sends the scans of the sides that
+ * changed; pass_end() waits for them, plans and executes.
+ */
 static int
-pass_run(struct cx *cx, struct pass *ps, struct err *err)
+pass_start(struct cx *cx, struct pass *ps, struct err *err)
 {
 	struct cand *c = ps->c;
 	int s, r;
 
+	ps->idle = true;
 	for (s = 0; s < 2; s++)
 		if (c->f[s] == NULL && (r = make_folder(cx, ps, s, err)) != 0)
 			return r == 1 ? 0 : -1;
@@ -678,8 +697,19 @@ pass_run(struct cx *cx, struct pass *ps, struct err *err)
 		return 0;
 	}
 	if (state_pending_foreach(cx->st, ps->pair.id, on_pending, ps, err) ==
-		-1 ||
-	    scan_sides(cx, ps, err) == -1 || make_plan(cx, ps, err) == -1)
+	    -1)
+		return -1;
+	ps->idle = false;
+	scan_start(cx, ps);
+	return 0;
+}
+
+static int
+pass_end(struct cx *cx, struct pass *ps, struct err *err)
+{
+	if (ps->idle)
+		return 0;
+	if (scan_wait(cx, ps, err) == -1 || make_plan(cx, ps, err) == -1)
 		return -1;
 	cx->sum->planned += ps->plan.nops;
 	note_brakes(cx, ps);
@@ -688,15 +718,22 @@ pass_run(struct cx *cx, struct pass *ps, struct err *err)
 	return execute(cx, ps, err);
 }
 
+/* Free a pass, once the scans it sent have answered. */
 static void
-pass_free(struct pass *ps)
+pass_free(struct cx *cx, struct pass *ps)
 {
+	if (!ps->idle) {
+		wait_for(cx->loop, &ps->snap[0].done);
+		wait_for(cx->loop, &ps->snap[1].done);
+	}
 	state_pair_release(&ps->pair);
 	rows_free(&ps->rows);
 	snap_free(&ps->snap[0]);
 	snap_free(&ps->snap[1]);
 	plan_free(&ps->plan);
 	free(ps->old);
+	free(ps->known[0]);
+	free(ps->known[1]);
 }
 
 /* A folder-level error skips the folder; anything else stops. */
@@ -707,28 +744,48 @@ folder_level(const struct err *err)
 	       err->kind == ERR_MSG || err->kind == ERR_LIMIT;
 }
 
+/*
+ * The pairs in order, SCAN_AHEAD started at a time (one in a dry run, whose
+ * output follows the order of the pairs).
+ */
 static int
 run_pairs(struct cx *cx, struct cand *c, size_t n, struct err *err)
 {
-	struct pass ps;
-	size_t i;
-	int r;
+	size_t ahead = cx->o->dry_run ? 1 : SCAN_AHEAD;
+	struct pass *ring = xcalloc(ahead, sizeof(*ring));
+	size_t head = 0, tail;
+	int r = 0;
 
-	for (i = 0; i < n; i++) {
-		memset(&ps, 0, sizeof(ps));
-		ps.c = &c[i];
-		r = pass_run(cx, &ps, err);
-		pass_free(&ps);
-		if (r == 0)
+	for (tail = 0; tail < n; tail++) {
+		struct pass *ps;
+
+		for (; head < n && head - tail < ahead; head++) {
+			ps = &ring[head % ahead];
+			memset(ps, 0, sizeof(*ps));
+			ps->c = &c[head];
+			ps->rc = pass_start(cx, ps, &ps->err);
+		}
+		ps = &ring[tail % ahead];
+		if (ps->rc == 0)
+			ps->rc = pass_end(cx, ps, &ps->err);
+		pass_free(cx, ps);
+		if (ps->rc == 0)
 			continue;
-		if (!folder_level(err))
-			return err_prefix(err, "%s", c[i].name[STATE_FAR]);
+		*err = ps->err;
+		if (!folder_level(err)) {
+			r = err_prefix(err, "%s", c[tail].name[STATE_FAR]);
+			break;
+		}
 		log_error("%s: %s: skipped: %s", cx->o->name,
-		    c[i].name[STATE_FAR], err->msg);
+		    c[tail].name[STATE_FAR], err->msg);
 		cx->sum->failed_folders++;
 		err_clear(err);
 	}
-	return 0;
+	/* Stopped early: let the scans already sent answer first. */
+	for (tail++; tail < head; tail++)
+		pass_free(cx, &ring[tail % ahead]);
+	free(ring);
+	return r;
 }
 
 static int
