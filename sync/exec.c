@@ -36,12 +36,43 @@
 
 struct exec;
 
+enum phase {
+	PH_COPIES, /* batches of copies in flight */
+	PH_FLAGS, /* flag groups in flight */
+	PH_EXPUNGES, /* expunges in flight */
+	PH_DONE,
+};
+
+struct batch;
+struct flag_group;
+
+struct exec_q {
+	struct exec *ex;
+	enum state_side side;
+	uint32_t *uids;
+	size_t n;
+	bool ok;
+};
+
 struct exec {
 	struct sync_exec *x;
+	const struct plan *p;
 	struct err err; /* the first error that ends the pass */
 	bool stop;
-	unsigned outstanding;
+	unsigned outstanding; /* store calls not answered yet */
+	enum phase phase;
+	bool advancing; /* advance() is on the stack */
+	struct batch *b; /* BATCHES of them */
+	size_t next; /* the next op to look at for copies */
+	size_t max; /* messages per batch */
+	struct flag_group *g;
+	size_t ng;
+	struct exec_q q[2]; /* expunges by side */
+	sync_exec_cb *done;
+	void *arg;
 };
+
+static void advance(struct exec *);
 
 /* Remember the first pass-ending error; ERR_MSG only counts a failure. */
 static void
@@ -78,13 +109,6 @@ on_result(struct exec *ex, enum state_side side, uint32_t uid, const char *kind,
 		fail_msg(ex, side, uid, kind, err);
 	else
 		fail_pass(ex, err);
-}
-
-static void
-wait_idle(struct exec *ex)
-{
-	while (ex->outstanding > 0)
-		loop_run_once(ex->x->loop, 100);
 }
 
 /*
@@ -152,6 +176,7 @@ batch_end(struct batch *b)
 	b->n = b->napp = 0;
 	b->busy = false;
 	b->ex->outstanding--;
+	advance(b->ex);
 }
 
 /*
@@ -417,31 +442,21 @@ batch_start(struct exec *ex, struct batch *b, const struct plan *p,
 	return 0;
 }
 
-static void
-run_copies(struct exec *ex, const struct plan *p)
+/* Start batches while there are free ones; true when the copies are done. */
+static bool
+copies_step(struct exec *ex)
 {
-	size_t max = ex->x->batch ? ex->x->batch : BATCH_MSGS;
-	struct batch b[BATCHES];
-	size_t next = 0;
+	const struct plan *p = ex->p;
 	unsigned k;
 
-	for (k = 0; k < BATCHES; k++)
-		batch_init(&b[k], ex, max);
-	ex->x->copies_done = 0;
-	ex->x->copies_planned =
-	    p->counts[PLAN_COPY][0] + p->counts[PLAN_COPY][1];
-	for (;;) {
-		for (k = 0; k < BATCHES && !ex->stop && next < p->nops; k++)
-			if (!b[k].busy &&
-			    batch_start(ex, &b[k], p, &next, max) == -1)
-				ex->stop = true;
-		if (ex->outstanding == 0 && (ex->stop || next >= p->nops))
-			break;
-		loop_run_once(ex->x->loop, 100);
-	}
+	for (k = 0; k < BATCHES && !ex->stop && ex->next < p->nops; k++)
+		if (!ex->b[k].busy &&
+		    batch_start(ex, &ex->b[k], p, &ex->next, ex->max) == -1)
+			ex->stop = true;
+	if (ex->outstanding > 0)
+		return false;
 	progress(ex->x, true);
-	for (k = 0; k < BATCHES; k++)
-		batch_release(&b[k]);
+	return true;
 }
 
 /*
@@ -557,6 +572,7 @@ on_flags(void *arg, const struct err *err)
 		ex->x->sum->flagged += g->n;
 	}
 	ex->outstanding--;
+	advance(ex);
 }
 
 static bool
@@ -620,69 +636,78 @@ group_flags(struct exec *ex, const struct plan *p, struct flag_group **out)
 	return ng;
 }
 
-static int
-run_flags(struct exec *ex, const struct plan *p)
+static void
+flags_start(struct exec *ex)
 {
 	struct sync_exec *x = ex->x;
 	struct flag_group *g;
-	size_t ng, i;
-	int64_t id = 0;
-	int r = 0;
+	size_t i;
 
-	ng = group_flags(ex, p, &g);
-	for (i = 0; i < ng; i++) {
+	ex->ng = group_flags(ex, ex->p, &ex->g);
+	g = ex->g;
+	for (i = 0; i < ex->ng; i++) {
 		ex->outstanding++;
 		x->touched[g[i].side] = true;
 		store_set_flags(x->store[g[i].side], x->folder[g[i].side],
 		    g[i].uids, g[i].n, g[i].add, g[i].remove, on_flags, &g[i]);
 	}
-	wait_idle(ex);
-	if (!ex->stop &&
-	    p->counts[PLAN_SET_BASE][0] + p->counts[PLAN_SET_BASE][1] > 0) {
-		if (state_begin(x->st, &ex->err) == -1)
-			r = -1;
-		for (i = 0; r == 0 && i < p->nops; i++) {
-			const struct plan_op *op = &p->ops[i];
+}
 
-			if (op->kind != PLAN_SET_BASE ||
-			    flags_failed(g, ng, op))
-				continue;
-			if (row_of(ex, op, &id, &ex->err) == -1 ||
-			    state_msg_set_flags(
-				x->st, id, op->base, &ex->err) == -1)
-				r = -1;
-		}
-		if (r == 0 && state_commit(x->st, &ex->err) == -1)
+/* The new bases of the rows none of whose flag changes failed. */
+static int
+flags_record(struct exec *ex)
+{
+	const struct plan *p = ex->p;
+	struct sync_exec *x = ex->x;
+	int64_t id = 0;
+	size_t i;
+	int r = 0;
+
+	if (p->counts[PLAN_SET_BASE][0] + p->counts[PLAN_SET_BASE][1] == 0)
+		return 0;
+	if (state_begin(x->st, &ex->err) == -1)
+		return -1;
+	for (i = 0; r == 0 && i < p->nops; i++) {
+		const struct plan_op *op = &p->ops[i];
+
+		if (op->kind != PLAN_SET_BASE ||
+		    flags_failed(ex->g, ex->ng, op))
+			continue;
+		if (row_of(ex, op, &id, &ex->err) == -1 ||
+		    state_msg_set_flags(x->st, id, op->base, &ex->err) == -1)
 			r = -1;
-		if (r == -1)
-			state_rollback(x->st, NULL);
-		else
-			sync_crash_point("flags recorded");
 	}
-	for (i = 0; i < ng; i++) {
-		free(g[i].uids);
-		free(g[i].ops);
-	}
-	free(g);
+	if (r == 0 && state_commit(x->st, &ex->err) == -1)
+		r = -1;
+	if (r == -1)
+		state_rollback(x->st, NULL);
+	else
+		sync_crash_point("flags recorded");
 	return r;
+}
+
+static void
+flags_free(struct exec *ex)
+{
+	size_t i;
+
+	for (i = 0; i < ex->ng; i++) {
+		free(ex->g[i].uids);
+		free(ex->g[i].ops);
+	}
+	free(ex->g);
+	ex->g = NULL;
+	ex->ng = 0;
 }
 
 /*
  * Expunges: one call per side, then the rows go.
  */
 
-struct expunge_req {
-	struct exec *ex;
-	enum state_side side;
-	uint32_t *uids;
-	size_t n;
-	bool ok;
-};
-
 static void
 on_expunge(void *arg, const struct err *err)
 {
-	struct expunge_req *q = arg;
+	struct exec_q *q = arg;
 	size_t i;
 
 	if (err != NULL && err->kind != ERR_NONE) {
@@ -693,49 +718,57 @@ on_expunge(void *arg, const struct err *err)
 		q->ok = true;
 	}
 	q->ex->outstanding--;
+	advance(q->ex);
 }
 
-static int
-run_expunges(struct exec *ex, const struct plan *p)
+static void
+expunges_start(struct exec *ex)
 {
+	const struct plan *p = ex->p;
 	struct sync_exec *x = ex->x;
-	struct expunge_req q[2];
-	size_t i, j;
-	int s, r = 0;
+	size_t i;
+	int s;
 
 	for (s = 0; s < 2; s++) {
-		memset(&q[s], 0, sizeof(q[s]));
-		q[s].ex = ex;
-		q[s].side = (enum state_side)s;
-		q[s].uids = xcalloc(p->nops + 1, sizeof(uint32_t));
+		memset(&ex->q[s], 0, sizeof(ex->q[s]));
+		ex->q[s].ex = ex;
+		ex->q[s].side = (enum state_side)s;
+		ex->q[s].uids = xcalloc(p->nops + 1, sizeof(uint32_t));
 	}
 	for (i = 0; i < p->nops; i++)
 		if (p->ops[i].kind == PLAN_EXPUNGE) {
-			struct expunge_req *e = &q[p->ops[i].side];
+			struct exec_q *e = &ex->q[p->ops[i].side];
 
 			e->uids[e->n++] = p->ops[i].uid[p->ops[i].side];
 		}
 	for (s = 0; s < 2; s++) {
-		if (q[s].n == 0)
+		if (ex->q[s].n == 0)
 			continue;
 		ex->outstanding++;
 		x->touched[s] = true;
-		store_expunge(x->store[s], x->folder[s], q[s].uids, q[s].n,
-		    on_expunge, &q[s]);
+		store_expunge(x->store[s], x->folder[s], ex->q[s].uids,
+		    ex->q[s].n, on_expunge, &ex->q[s]);
 	}
-	wait_idle(ex);
+}
+
+/* The rows of what was expunged go. */
+static int
+expunges_record(struct exec *ex)
+{
+	struct sync_exec *x = ex->x;
+	size_t j;
+	int s, r = 0;
+
 	for (s = 0; s < 2 && r == 0; s++) {
-		if (!q[s].ok)
+		if (!ex->q[s].ok)
 			continue;
-		for (j = 0; j < q[s].n && r == 0; j++)
+		for (j = 0; j < ex->q[s].n && r == 0; j++)
 			if ((r = state_msg_delete(x->st, x->pair,
-				 (enum state_side)s, q[s].uids[j], &ex->err)) ==
-			    0)
+				 (enum state_side)s, ex->q[s].uids[j],
+				 &ex->err)) == 0)
 				sync_crash_point("expunge recorded");
-		x->sum->expunged[s] += q[s].n;
+		x->sum->expunged[s] += ex->q[s].n;
 	}
-	free(q[0].uids);
-	free(q[1].uids);
 	return r;
 }
 
@@ -751,27 +784,95 @@ do_drop(struct exec *ex, const struct plan_op *op, struct err *err)
 	return state_msg_delete_id(ex->x->st, op->row, err);
 }
 
-int
-sync_exec_plan(struct sync_exec *x, const struct plan *p, struct err *err)
+static void
+exec_free(struct exec *ex)
 {
-	struct exec ex;
+	unsigned k;
 
-	memset(&ex, 0, sizeof(ex));
-	ex.x = x;
-	run_copies(&ex, p);
-	if (!ex.stop && (state_ops(&ex, p, PLAN_PAIR, do_pair) == -1 ||
-			    state_ops(&ex, p, PLAN_REPAIR, do_pair) == -1))
-		ex.stop = true;
-	if (!ex.stop && run_flags(&ex, p) == -1)
-		ex.stop = true;
-	if (!ex.stop && run_expunges(&ex, p) == -1)
-		ex.stop = true;
-	if (!ex.stop && (state_ops(&ex, p, PLAN_FORGET_SIDE, do_forget) == -1 ||
-			    state_ops(&ex, p, PLAN_DROP_ROW, do_drop) == -1))
-		ex.stop = true;
-	if (ex.stop) {
-		*err = ex.err;
-		return -1;
+	for (k = 0; k < BATCHES; k++)
+		batch_release(&ex->b[k]);
+	free(ex->b);
+	flags_free(ex);
+	free(ex->q[0].uids);
+	free(ex->q[1].uids);
+	free(ex);
+}
+
+/*
+ * Move the pass on as far as it goes without waiting: called when it
+ * starts and after every answer.  Each phase starts its store calls and
+ * waits for all of them (outstanding) before the next; the state-only
+ * steps run in between.  A stop skips to the end once nothing is in
+ * flight.
+ */
+static void
+advance(struct exec *ex)
+{
+	const struct plan *p = ex->p;
+
+	if (ex->advancing)
+		return; /* the caller's loop goes on */
+	ex->advancing = true;
+	for (;;) {
+		if (ex->outstanding > 0 && (ex->stop || ex->phase != PH_COPIES))
+			break;
+		if (ex->stop && ex->outstanding == 0)
+			ex->phase = PH_DONE;
+		switch (ex->phase) {
+		case PH_COPIES:
+			if (!copies_step(ex))
+				goto out;
+			if (state_ops(ex, p, PLAN_PAIR, do_pair) == -1 ||
+			    state_ops(ex, p, PLAN_REPAIR, do_pair) == -1) {
+				ex->stop = true;
+				continue;
+			}
+			ex->phase = PH_FLAGS;
+			flags_start(ex);
+			continue;
+		case PH_FLAGS:
+			if (flags_record(ex) == -1) {
+				ex->stop = true;
+				continue;
+			}
+			ex->phase = PH_EXPUNGES;
+			expunges_start(ex);
+			continue;
+		case PH_EXPUNGES:
+			if (expunges_record(ex) == -1 ||
+			    state_ops(ex, p, PLAN_FORGET_SIDE, do_forget) ==
+				-1 ||
+			    state_ops(ex, p, PLAN_DROP_ROW, do_drop) == -1)
+				ex->stop = true;
+			ex->phase = PH_DONE;
+			continue;
+		case PH_DONE:
+			ex->advancing = false;
+			ex->done(ex->arg, ex->stop ? &ex->err : NULL);
+			exec_free(ex);
+			return;
+		}
 	}
-	return 0;
+out:
+	ex->advancing = false;
+}
+
+void
+sync_exec_start(
+    struct sync_exec *x, const struct plan *p, sync_exec_cb *done, void *arg)
+{
+	struct exec *ex = xcalloc(1, sizeof(*ex));
+	unsigned k;
+
+	ex->x = x;
+	ex->p = p;
+	ex->done = done;
+	ex->arg = arg;
+	ex->max = x->batch ? x->batch : BATCH_MSGS;
+	ex->b = xcalloc(BATCHES, sizeof(*ex->b));
+	for (k = 0; k < BATCHES; k++)
+		batch_init(&ex->b[k], ex, ex->max);
+	x->copies_done = 0;
+	x->copies_planned = p->counts[PLAN_COPY][0] + p->counts[PLAN_COPY][1];
+	advance(ex);
 }

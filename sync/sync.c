@@ -23,8 +23,10 @@
 #include "util/sort.h"
 #include "util/xalloc.h"
 
-/* Folder pairs whose scans are sent before the current one is done. */
-#define SCAN_AHEAD 4
+/* Folder pairs started (rows loaded, scans sent) at a time, and of those,
+ * how many execute at once. */
+#define PAIRS_AHEAD 8
+#define PAIRS_EXEC 4
 
 /* One side's folder list, copied out of the callback. */
 struct listing {
@@ -387,7 +389,15 @@ struct pass {
 	size_t nold;
 	uint32_t *known[2]; /* the scans' known UIDs, kept until done */
 	bool idle; /* nothing to scan: the pass ends at its start */
-	int rc; /* pass_start()'s result, and its error */
+	enum {
+		P_SCANNING,
+		P_EXECUTING,
+		P_DONE
+	} stage;
+	struct sync_exec x; /* while executing */
+	bool exec_done;
+	struct err exec_err;
+	int rc; /* the pass's result, and its error */
 	struct err err;
 };
 
@@ -488,12 +498,10 @@ scan_start(struct cx *cx, struct pass *ps)
 }
 
 static int
-scan_wait(struct cx *cx, struct pass *ps, struct err *err)
+scan_check(struct pass *ps, struct err *err)
 {
 	int s;
 
-	wait_for(cx->loop, &ps->snap[0].done);
-	wait_for(cx->loop, &ps->snap[1].done);
 	for (s = 0; s < 2; s++)
 		if (failed(&ps->snap[s].err)) {
 			*err = ps->snap[s].err;
@@ -609,31 +617,57 @@ remove_old(struct cx *cx, struct pass *ps, bool only_copied, struct err *err)
 	return 0;
 }
 
+static void
+on_executed(void *arg, const struct err *err)
+{
+	struct pass *ps = arg;
+
+	ps->exec_done = true;
+	if (err != NULL)
+		ps->exec_err = *err;
+}
+
+/* Send the plan to the executor; on_executed() says when it is done. */
 static int
 execute(struct cx *cx, struct pass *ps, struct err *err)
 {
-	struct sync_exec x;
+	struct sync_exec *x = &ps->x;
+	int s;
+
+	memset(x, 0, sizeof(*x));
+	x->loop = cx->loop;
+	x->st = cx->st;
+	x->pair = ps->pair.id;
+	x->batch = cx->o->batch;
+	x->sum = cx->sum;
+	x->progress = cx->o->progress;
+	for (s = 0; s < 2; s++) {
+		x->store[s] = cx->store[s];
+		x->folder[s] = ps->c->name[s];
+		x->dest_uidnext[s] = ps->snap[s].valid
+					 ? ps->snap[s].ch.uidnext
+					 : ps->pair.marks[s].uidnext;
+	}
+	if (remove_old(cx, ps, true, err) == -1)
+		return -1;
+	ps->exec_done = false;
+	ps->exec_err.kind = ERR_NONE;
+	sync_exec_start(x, &ps->plan, on_executed, ps);
+	return 0;
+}
+
+/* After the executor: old intents and, when nothing failed, the marks. */
+static int
+executed(struct cx *cx, struct pass *ps, struct err *err)
+{
 	struct state_marks m[2];
 	int s;
 
-	memset(&x, 0, sizeof(x));
-	x.loop = cx->loop;
-	x.st = cx->st;
-	x.pair = ps->pair.id;
-	x.batch = cx->o->batch;
-	x.sum = cx->sum;
-	x.progress = cx->o->progress;
-	for (s = 0; s < 2; s++) {
-		x.store[s] = cx->store[s];
-		x.folder[s] = ps->c->name[s];
-		x.dest_uidnext[s] = ps->snap[s].valid
-					? ps->snap[s].ch.uidnext
-					: ps->pair.marks[s].uidnext;
-	}
-	if (remove_old(cx, ps, true, err) == -1 ||
-	    sync_exec_plan(&x, &ps->plan, err) == -1)
+	if (ps->exec_err.kind != ERR_NONE) {
+		*err = ps->exec_err;
 		return -1;
-	if (x.incomplete)
+	}
+	if (ps->x.incomplete)
 		return 0; /* keep every mark: the failures are retried */
 	if (remove_old(cx, ps, false, err) == -1)
 		return -1;
@@ -668,10 +702,11 @@ log_status(const struct cand *c, const struct pass *ps, int s)
 }
 
 /*
- * A pass over one folder pair, in two halves so that the scans of the
- * next pairs travel while this one executes: pass_start() creates a
- * missing folder, loads the rows and sends the scans of the sides that
- * changed; pass_end() waits for them, plans and executes.
+ * A pass over one folder pair, in steps so that several pairs travel at
+ * once: pass_start() creates a missing folder, loads the rows and sends
+ * the scans of the sides that changed; when they are back, pass_plan()
+ * plans and hands the plan to the executor; executed() records the
+ * end.
  */
 static int
 pass_start(struct cx *cx, struct pass *ps, struct err *err)
@@ -684,8 +719,7 @@ pass_start(struct cx *cx, struct pass *ps, struct err *err)
 		if (c->f[s] == NULL && (r = make_folder(cx, ps, s, err)) != 0)
 			return r == 1 ? 0 : -1;
 	if (state_pair_get_or_create(cx->st, c->name[STATE_FAR],
-		c->name[STATE_NEAR], &ps->pair, err) == -1 ||
-	    rows_load(cx->st, ps->pair.id, &ps->rows, err) == -1)
+		c->name[STATE_NEAR], &ps->pair, err) == -1)
 		return -1;
 	cx->sum->folders++;
 	for (s = 0; s < 2; s++) {
@@ -694,38 +728,37 @@ pass_start(struct cx *cx, struct pass *ps, struct err *err)
 	}
 	if (!ps->scan[0] && !ps->scan[1]) {
 		cx->sum->unchanged++;
-		return 0;
+		return 0; /* its rows are not even read */
 	}
-	if (state_pending_foreach(cx->st, ps->pair.id, on_pending, ps, err) ==
-	    -1)
+	if (rows_load(cx->st, ps->pair.id, &ps->rows, err) == -1 ||
+	    state_pending_foreach(cx->st, ps->pair.id, on_pending, ps, err) ==
+		-1)
 		return -1;
 	ps->idle = false;
 	scan_start(cx, ps);
 	return 0;
 }
 
+/* The scans are back: plan, and print or execute. */
 static int
-pass_end(struct cx *cx, struct pass *ps, struct err *err)
+pass_plan(struct cx *cx, struct pass *ps, struct err *err)
 {
-	if (ps->idle)
-		return 0;
-	if (scan_wait(cx, ps, err) == -1 || make_plan(cx, ps, err) == -1)
+	if (scan_check(ps, err) == -1 || make_plan(cx, ps, err) == -1)
 		return -1;
 	cx->sum->planned += ps->plan.nops;
 	note_brakes(cx, ps);
 	if (cx->o->dry_run)
 		return print_plan(cx, ps, err);
-	return execute(cx, ps, err);
+	if (execute(cx, ps, err) == -1)
+		return -1;
+	ps->stage = P_EXECUTING;
+	return 0;
 }
 
 /* Free a pass, once the scans it sent have answered. */
 static void
-pass_free(struct cx *cx, struct pass *ps)
+pass_free(struct pass *ps)
 {
-	if (!ps->idle) {
-		wait_for(cx->loop, &ps->snap[0].done);
-		wait_for(cx->loop, &ps->snap[1].done);
-	}
 	state_pair_release(&ps->pair);
 	rows_free(&ps->rows);
 	snap_free(&ps->snap[0]);
@@ -745,45 +778,98 @@ folder_level(const struct err *err)
 }
 
 /*
- * The pairs in order, SCAN_AHEAD started at a time (one in a dry run, whose
- * output follows the order of the pairs).
+ * Move one pass on as far as it can go now; true when it moved.  After a
+ * channel-ending error (stopping) nothing new executes: a pass only
+ * waits for what it sent.
+ */
+static bool
+pass_poll(struct cx *cx, struct pass *ps, unsigned *executing, bool stopping)
+{
+	switch (ps->stage) {
+	case P_SCANNING:
+		if (!ps->snap[0].done || !ps->snap[1].done)
+			return false;
+		if (stopping) {
+			ps->stage = P_DONE;
+			return true;
+		}
+		if (*executing >= PAIRS_EXEC)
+			return false;
+		ps->stage = P_DONE;
+		ps->rc = pass_plan(cx, ps, &ps->err);
+		if (ps->stage == P_EXECUTING)
+			(*executing)++;
+		return true;
+	case P_EXECUTING:
+		if (!ps->exec_done)
+			return false;
+		(*executing)--;
+		ps->stage = P_DONE;
+		ps->rc = executed(cx, ps, &ps->err);
+		return true;
+	case P_DONE:
+		break;
+	}
+	return false;
+}
+
+/*
+ * The pairs, PAIRS_AHEAD started and PAIRS_EXEC executing at a time
+ * (one in a dry run, whose output follows the order of the pairs), and
+ * ended in order.  A folder-level error skips its folder; any other
+ * stops the channel once what is in flight has landed.
  */
 static int
 run_pairs(struct cx *cx, struct cand *c, size_t n, struct err *err)
 {
-	size_t ahead = cx->o->dry_run ? 1 : SCAN_AHEAD;
+	size_t ahead = cx->o->dry_run ? 1 : PAIRS_AHEAD;
 	struct pass *ring = xcalloc(ahead, sizeof(*ring));
-	size_t head = 0, tail;
+	size_t head = 0, tail = 0, i;
+	unsigned executing = 0;
+	bool moved, stopping = false;
 	int r = 0;
 
-	for (tail = 0; tail < n; tail++) {
-		struct pass *ps;
+	while (tail < n) {
+		moved = false;
+		for (; !stopping && head < n && head - tail < ahead; head++) {
+			struct pass *ps = &ring[head % ahead];
 
-		for (; head < n && head - tail < ahead; head++) {
-			ps = &ring[head % ahead];
 			memset(ps, 0, sizeof(*ps));
 			ps->c = &c[head];
+			ps->stage = P_SCANNING;
 			ps->rc = pass_start(cx, ps, &ps->err);
+			if (ps->rc != 0 || ps->idle)
+				ps->stage = P_DONE;
+			moved = true;
 		}
-		ps = &ring[tail % ahead];
-		if (ps->rc == 0)
-			ps->rc = pass_end(cx, ps, &ps->err);
-		pass_free(cx, ps);
-		if (ps->rc == 0)
-			continue;
-		*err = ps->err;
-		if (!folder_level(err)) {
-			r = err_prefix(err, "%s", c[tail].name[STATE_FAR]);
+		for (i = tail; i < head; i++)
+			if (pass_poll(
+				cx, &ring[i % ahead], &executing, stopping))
+				moved = true;
+		for (; tail < head && ring[tail % ahead].stage == P_DONE;
+		     tail++) {
+			struct pass *ps = &ring[tail % ahead];
+
+			moved = true;
+			pass_free(ps);
+			if (ps->rc == 0)
+				continue;
+			if (folder_level(&ps->err)) {
+				log_error("%s: %s: skipped: %s", cx->o->name,
+				    c[tail].name[STATE_FAR], ps->err.msg);
+				cx->sum->failed_folders++;
+			} else if (!stopping) {
+				*err = ps->err;
+				r = err_prefix(
+				    err, "%s", c[tail].name[STATE_FAR]);
+				stopping = true;
+			}
+		}
+		if (stopping && tail == head)
 			break;
-		}
-		log_error("%s: %s: skipped: %s", cx->o->name,
-		    c[tail].name[STATE_FAR], err->msg);
-		cx->sum->failed_folders++;
-		err_clear(err);
+		if (!moved)
+			loop_run_once(cx->loop, 100);
 	}
-	/* Stopped early: let the scans already sent answer first. */
-	for (tail++; tail < head; tail++)
-		pass_free(cx, &ring[tail % ahead]);
 	free(ring);
 	return r;
 }

@@ -115,13 +115,18 @@ struct sync_exec {
 };
 
 /*
- * sync_exec_plan(x, plan, err):
+ * sync_exec_start(x, plan, done, arg):
  * Carry the plan out in the order plan.h gives and record each result in
- * the state.  Per-message failures are recorded and set x->incomplete.
- * Return 0, or -1 with err: ERR_BOX/ERR_TEMP for the folder, any other
- * kind to stop the channel.
+ * the state, on the loop; x and plan must stay put until done(arg, err)
+ * is called (never from inside this call).  Per-message failures are
+ * recorded and set x->incomplete.  err is NULL, or ERR_BOX/ERR_TEMP for
+ * the folder, any other kind to stop the channel.  Several passes may
+ * run at once, on different folder pairs: each state transaction begins
+ * and ends inside one callback.
  */
-int sync_exec_plan(struct sync_exec *, const struct plan *, struct err *);
+typedef void sync_exec_cb(void *arg, const struct err *err);
+void sync_exec_start(
+    struct sync_exec *, const struct plan *, sync_exec_cb *, void *);
 
 /*
  * sync_crash_point(what): for tests only (sync/crash.c).  Called right
