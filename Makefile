@@ -33,9 +33,10 @@ ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_XOPEN_SOURCE=700 \
 	     -DFERRY_VERSION='"$(VERSION)"' -I. $(WARN) $(CFLAGS) \
 	     $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) -MMD -MP
 ALL_LDFLAGS = $(LDFLAGS)
-# libcurl's header only: cmd/oauth.c loads the library when it needs it.
-LIBS = $(shell $(PKG_CONFIG) --libs $(filter-out libcurl,$(PKGS)) \
-	 2>/dev/null) -ldl
+# libcurl's and GSS-API's headers only: cmd/oauth.c and
+# imap/sasl_gssapi.c load those libraries when they need them.
+LIBS = $(shell $(PKG_CONFIG) --libs \
+	 $(filter-out libcurl krb5-gssapi,$(PKGS)) 2>/dev/null) -ldl
 
 ifdef SANITIZE
 ALL_CFLAGS  += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all \

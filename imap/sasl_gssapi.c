@@ -10,11 +10,14 @@
  * ferry asks for no security layer (TLS protects the link), so after the
  * handshake it only answers the server's offer with "none" and the
  * authorization identity.
+ *
+ * The library is loaded with dlopen() when GSSAPI is first used: linked
+ * in, Kerberos costs every run of ferry its start-up time and memory.
  */
 #include "sasl_gssapi.h"
 
+#include <dlfcn.h>
 #include <gssapi/gssapi.h>
-#include <gssapi/gssapi_krb5.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,10 +39,78 @@ struct sasl_gss {
 	char *authzid;
 };
 
+/* The GSS-API calls we make, found by dlopen(). */
+static struct {
+	int loaded; /* 0 not tried, 1 loaded, -1 not there */
+	OM_uint32 (*display_status)(
+	    OM_uint32 *, OM_uint32, int, gss_OID, OM_uint32 *, gss_buffer_t);
+	OM_uint32 (*release_buffer)(OM_uint32 *, gss_buffer_t);
+	OM_uint32 (*import_name)(
+	    OM_uint32 *, gss_buffer_t, gss_OID, gss_name_t *);
+	OM_uint32 (*init_sec_context)(OM_uint32 *, gss_cred_id_t,
+	    gss_ctx_id_t *, gss_name_t, gss_OID, OM_uint32, OM_uint32,
+	    gss_channel_bindings_t, gss_buffer_t, gss_OID *, gss_buffer_t,
+	    OM_uint32 *, OM_uint32 *);
+	OM_uint32 (*unwrap)(OM_uint32 *, gss_ctx_id_t, gss_buffer_t,
+	    gss_buffer_t, int *, gss_qop_t *);
+	OM_uint32 (*wrap)(OM_uint32 *, gss_ctx_id_t, int, gss_qop_t,
+	    gss_buffer_t, int *, gss_buffer_t);
+	OM_uint32 (*delete_sec_context)(
+	    OM_uint32 *, gss_ctx_id_t *, gss_buffer_t);
+	OM_uint32 (*release_name)(OM_uint32 *, gss_name_t *);
+} G;
+
+/* MIT Kerberos, then Heimdal. */
+static const char *const libs[] = {"libgssapi_krb5.so.2", "libgssapi.so.3"};
+
+/* The OIDs we name (RFC 1964 and RFC 2743), so no library data is used. */
+static gss_OID_desc mech_krb5 = {
+    9, (void *)"\x2a\x86\x48\x86\xf7\x12\x01\x02\x02"};
+static gss_OID_desc nt_hostbased = {
+    10, (void *)"\x2a\x86\x48\x86\xf7\x12\x01\x02\x01\x04"};
+
+/* dlsym() into a function pointer (POSIX guarantees the conversion). */
+static bool
+sym(void *lib, const char *name, void *fnp, size_t size)
+{
+	void *p = dlsym(lib, name);
+
+	if (p == NULL)
+		return false;
+	memcpy(fnp, &p, size);
+	return true;
+}
+
+#define SYM(lib, f) sym(lib, "gss_" #f, &G.f, sizeof(G.f))
+
+static bool
+gss_load(void)
+{
+	void *lib = NULL;
+	size_t i;
+
+	if (G.loaded != 0)
+		return G.loaded > 0;
+	for (i = 0; lib == NULL && i < sizeof(libs) / sizeof(libs[0]); i++)
+		lib = dlopen(libs[i], RTLD_NOW | RTLD_LOCAL);
+	G.loaded = -1;
+	if (lib == NULL)
+		return false;
+	if (!SYM(lib, display_status) || !SYM(lib, release_buffer) ||
+	    !SYM(lib, import_name) || !SYM(lib, init_sec_context) ||
+	    !SYM(lib, unwrap) || !SYM(lib, wrap) ||
+	    !SYM(lib, delete_sec_context) || !SYM(lib, release_name)) {
+		dlclose(lib);
+		return false;
+	}
+	G.loaded = 1; /* and the library stays loaded */
+	return true;
+}
+
 bool
 sasl_gss_available(void)
 {
-	return true;
+	return gss_load();
 }
 
 /* Put GSS-API's text for (major, minor) into err. */
@@ -49,15 +120,14 @@ gss_error(struct err *err, const char *what, OM_uint32 major, OM_uint32 minor)
 	OM_uint32 min2, ctx = 0;
 	gss_buffer_desc m1 = GSS_C_EMPTY_BUFFER, m2 = GSS_C_EMPTY_BUFFER;
 
-	gss_display_status(
-	    &min2, major, GSS_C_GSS_CODE, GSS_C_NO_OID, &ctx, &m1);
+	G.display_status(&min2, major, GSS_C_GSS_CODE, GSS_C_NO_OID, &ctx, &m1);
 	ctx = 0;
-	gss_display_status(
+	G.display_status(
 	    &min2, minor, GSS_C_MECH_CODE, GSS_C_NO_OID, &ctx, &m2);
 	err_set(err, ERR_AUTH, "GSSAPI: %s: %.*s: %.*s", what, (int)m1.length,
 	    (const char *)m1.value, (int)m2.length, (const char *)m2.value);
-	gss_release_buffer(&min2, &m1);
-	gss_release_buffer(&min2, &m2);
+	G.release_buffer(&min2, &m1);
+	G.release_buffer(&min2, &m2);
 	return -1;
 }
 
@@ -70,6 +140,11 @@ sasl_gss_new(
 	OM_uint32 major, minor;
 	struct buf b;
 
+	if (!gss_load()) {
+		err_set(err, ERR_CONFIG,
+		    "GSSAPI: no GSS-API library (%s or %s)", libs[0], libs[1]);
+		return NULL;
+	}
 	buf_init(&b, 1024);
 	if (buf_printf(&b, "%s@%s", service, host) == -1) {
 		buf_release(&b);
@@ -81,8 +156,7 @@ sasl_gss_new(
 	g->authzid = xstrdup(authzid);
 	name.value = b.data;
 	name.length = b.len;
-	major = gss_import_name(
-	    &minor, &name, GSS_C_NT_HOSTBASED_SERVICE, &g->target);
+	major = G.import_name(&minor, &name, &nt_hostbased, &g->target);
 	buf_release(&b);
 	if (GSS_ERROR(major)) {
 		gss_error(err, "import_name", major, minor);
@@ -102,9 +176,8 @@ gss_context_step(struct sasl_gss *g, const unsigned char *in, size_t len,
 
 	ib.value = (void *)(uintptr_t)in;
 	ib.length = len;
-	major = gss_init_sec_context(&minor, GSS_C_NO_CREDENTIAL, &g->ctx,
-	    g->target, (gss_OID)gss_mech_krb5,
-	    GSS_C_MUTUAL_FLAG | GSS_C_SEQUENCE_FLAG, 0,
+	major = G.init_sec_context(&minor, GSS_C_NO_CREDENTIAL, &g->ctx,
+	    g->target, &mech_krb5, GSS_C_MUTUAL_FLAG | GSS_C_SEQUENCE_FLAG, 0,
 	    GSS_C_NO_CHANNEL_BINDINGS, len > 0 ? &ib : GSS_C_NO_BUFFER, NULL,
 	    &ob, NULL, NULL);
 	if (GSS_ERROR(major))
@@ -113,7 +186,7 @@ gss_context_step(struct sasl_gss *g, const unsigned char *in, size_t len,
 		r = err_set(err, ERR_LIMIT, "GSSAPI: token too long");
 	else if (major == GSS_S_COMPLETE)
 		g->state = GSS_ST_LAYER;
-	gss_release_buffer(&rel, &ob);
+	G.release_buffer(&rel, &ob);
 	return r;
 }
 
@@ -129,15 +202,15 @@ gss_layer_step(struct sasl_gss *g, const unsigned char *in, size_t len,
 
 	ib.value = (void *)(uintptr_t)in;
 	ib.length = len;
-	major = gss_unwrap(&minor, g->ctx, &ib, &pb, NULL, NULL);
+	major = G.unwrap(&minor, g->ctx, &ib, &pb, NULL, NULL);
 	if (GSS_ERROR(major))
 		return gss_error(err, "unwrap", major, minor);
 	if (pb.length != 4 || !(((unsigned char *)pb.value)[0] & 1)) {
-		gss_release_buffer(&rel, &pb);
+		G.release_buffer(&rel, &pb);
 		return err_set(err, ERR_AUTH,
 		    "GSSAPI: the server insists on a security layer");
 	}
-	gss_release_buffer(&rel, &pb);
+	G.release_buffer(&rel, &pb);
 	buf_init(&reply, 1024);
 	if (buf_append(&reply, "\x01\0\0\0", 4) == -1 ||
 	    buf_puts(&reply, g->authzid) == -1) {
@@ -146,7 +219,7 @@ gss_layer_step(struct sasl_gss *g, const unsigned char *in, size_t len,
 	}
 	ib.value = reply.data;
 	ib.length = reply.len;
-	major = gss_wrap(&minor, g->ctx, 0, GSS_C_QOP_DEFAULT, &ib, NULL, &wb);
+	major = G.wrap(&minor, g->ctx, 0, GSS_C_QOP_DEFAULT, &ib, NULL, &wb);
 	if (GSS_ERROR(major))
 		gss_error(err, "wrap", major, minor);
 	else if (buf_append(out, wb.value, wb.length) == -1)
@@ -155,7 +228,7 @@ gss_layer_step(struct sasl_gss *g, const unsigned char *in, size_t len,
 		g->state = GSS_ST_DONE;
 		r = 0;
 	}
-	gss_release_buffer(&rel, &wb);
+	G.release_buffer(&rel, &wb);
 	buf_release(&reply);
 	return r;
 }
@@ -189,9 +262,9 @@ sasl_gss_free(struct sasl_gss *g)
 	if (g == NULL)
 		return;
 	if (g->ctx != GSS_C_NO_CONTEXT)
-		gss_delete_sec_context(&minor, &g->ctx, GSS_C_NO_BUFFER);
+		G.delete_sec_context(&minor, &g->ctx, GSS_C_NO_BUFFER);
 	if (g->target != GSS_C_NO_NAME)
-		gss_release_name(&minor, &g->target);
+		G.release_name(&minor, &g->target);
 	free(g->authzid);
 	free(g);
 }
