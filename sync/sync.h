@@ -118,11 +118,11 @@ struct sync_exec {
  * sync_exec_start(x, plan, done, arg):
  * Carry the plan out in the order plan.h gives and record each result in
  * the state, on the loop; x and plan must stay put until done(arg, err)
- * is called (never from inside this call).  Per-message failures are
- * recorded and set x->incomplete.  err is NULL, or ERR_BOX/ERR_TEMP for
- * the folder, any other kind to stop the channel.  Several passes may
- * run at once, on different folder pairs: each state transaction begins
- * and ends inside one callback.
+ * is called, once (from inside this call when nothing needs a store).
+ * Per-message failures are recorded and set x->incomplete.  err is NULL, or
+ * ERR_BOX/ERR_TEMP for the folder, any other kind to stop the channel.  Several
+ * passes may run at once, on different folder pairs: each state transaction
+ * begins and ends inside one callback.
  */
 typedef void sync_exec_cb(void *arg, const struct err *err);
 void sync_exec_start(
