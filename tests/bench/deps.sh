@@ -8,7 +8,7 @@
 set -eu
 tests/deps.sh
 missing=""
-for p in isync time; do
+for p in isync time eatmydata; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
 	    grep -q 'install ok installed' || missing="$missing $p"
 done

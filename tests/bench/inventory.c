@@ -1,25 +1,38 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * inventory.c - what a Maildir tree holds, one line per message, for the
- * benchmark's check that both sides agree after every run:
+ * benchmark's check that a copy agrees with the server after every run:
+ *
+ *   inventory [-tv] [-c CACHE] MAILDIR
  *
  *   folder <TAB> hash <TAB> flags <TAB> keywords <TAB> mtime
  *
- * The folder is the directory's path below the tree ("INBOX" for the top,
- * or for a directory named INBOX, as mbsync keeps it), each level decoded
- * from modified UTF-7 when it is valid modified UTF-7 (the server's and
- * mbsync's spelling) and left as it is otherwise (ferry's UTF-8).  hash is
- * SHA-256 over the file without CRs (Dovecot may store an APPENDed
- * message with bare LFs), cut to 16 hex digits.  flags are the standard
- * letters of the file name; keywords the names its lowercase letters map
- * to through the folder's dovecot-keywords file, sorted, comma-separated.
- * mtime is the internal date.  Output is unsorted: pipe it through sort.
+ * It reads both layouts the benchmark meets: Dovecot's (and ferry's)
+ * LAYOUT=fs, the top directory being INBOX, and mbsync's "SubFolders
+ * Verbatim" with the inbox in a directory named INBOX.  The folder is the
+ * directory's path below the tree, each level decoded from modified UTF-7
+ * when it is valid modified UTF-7 (the server's, mbsync's and interimap's
+ * spelling) and left as it is otherwise (ferry's UTF-8).  hash is SHA-256
+ * over the file without CRs (Dovecot may store an APPENDed message with
+ * bare LFs), cut to 16 hex digits; with -t an "X-TUID:" line in the
+ * header is left out of it (mbsync adds one to every message it copies).
+ * flags are the standard letters of the file name; keywords the names its
+ * lowercase letters map to through the folder's dovecot-keywords file,
+ * sorted, comma-separated.  mtime is the internal date.  Output is in
+ * directory order, not sorted.
+ *
+ * With -c, hashes are remembered in CACHE between runs, keyed by device,
+ * inode, size, mtime and ctime (any write to a file changes its ctime,
+ * which no program can set), so a check after a run that changed little
+ * reads little.  CACHE is rewritten with the files seen this time.  -v
+ * tells on stderr how many files were read and how many came from CACHE.
  */
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,7 +43,110 @@
 #include "util/err.h"
 #include "util/str.h"
 
+/* key: device, inode, size, mtime s and ns, ctime s and ns */
+#define NKEY 7
+
+struct centry {
+	long long key[NKEY];
+	char hash[17];
+};
+
+struct cache {
+	struct centry *v;
+	size_t n, cap;
+};
+
+#define CACHE_HDR "inventory cache 1\n"
+#define CACHE_HDR_T "inventory cache 1 -t\n"
+
 static char kw[26][128];
+static int strip_tuid, verbose;
+static struct cache old_cache, new_cache;
+static unsigned long long n_hashed, n_cached;
+
+static void *
+xrealloc(void *p, size_t n)
+{
+	if ((p = realloc(p, n)) == NULL) {
+		perror("inventory");
+		exit(1);
+	}
+	return p;
+}
+
+static void
+cache_add(struct cache *c, const struct centry *e)
+{
+	if (c->n == c->cap) {
+		c->cap = c->cap ? 2 * c->cap : 1024;
+		c->v = xrealloc(c->v, c->cap * sizeof(c->v[0]));
+	}
+	c->v[c->n++] = *e;
+}
+
+static int
+cmp_centry(const void *a, const void *b)
+{
+	const struct centry *x = a, *y = b;
+
+	for (int i = 0; i < NKEY; i++)
+		if (x->key[i] != y->key[i])
+			return x->key[i] < y->key[i] ? -1 : 1;
+	return 0;
+}
+
+static void
+cache_load(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[256];
+
+	if (f == NULL)
+		return;
+	/* Hashes with and without -t differ: a cache holds one kind. */
+	if (fgets(line, sizeof(line), f) == NULL ||
+	    strcmp(line, strip_tuid ? CACHE_HDR_T : CACHE_HDR) != 0) {
+		fclose(f);
+		return;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		struct centry e;
+		long long *k = e.key;
+
+		if (sscanf(line, "%lld %lld %lld %lld %lld %lld %lld %16s",
+			&k[0], &k[1], &k[2], &k[3], &k[4], &k[5], &k[6],
+			e.hash) != 8 ||
+		    strlen(e.hash) != 16)
+			continue;
+		cache_add(&old_cache, &e);
+	}
+	fclose(f);
+	qsort(old_cache.v, old_cache.n, sizeof(old_cache.v[0]), cmp_centry);
+}
+
+static void
+cache_save(const char *path)
+{
+	char tmp[4200];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if ((f = fopen(tmp, "w")) == NULL) {
+		perror(tmp);
+		exit(1);
+	}
+	fputs(strip_tuid ? CACHE_HDR_T : CACHE_HDR, f);
+	for (size_t i = 0; i < new_cache.n; i++) {
+		const long long *k = new_cache.v[i].key;
+
+		fprintf(f, "%lld %lld %lld %lld %lld %lld %lld %s\n", k[0],
+		    k[1], k[2], k[3], k[4], k[5], k[6], new_cache.v[i].hash);
+	}
+	if (fclose(f) != 0 || rename(tmp, path) == -1) {
+		perror(path);
+		exit(1);
+	}
+}
 
 static void
 read_keywords(const char *dir)
@@ -61,35 +177,100 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void
-hash_file(const char *path, char *out)
+/* The whole file, CRs removed, into *data (grown as needed); its length. */
+static size_t
+read_clean(const char *path, char **data, size_t *cap)
 {
-	static char data[1 << 16];
-	char clean[1 << 16];
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	int fd = open(path, O_RDONLY);
+	size_t len = 0;
 	ssize_t n;
 
-	if (fd == -1 || ctx == NULL) {
+	if (fd == -1) {
 		perror(path);
 		exit(1);
 	}
-	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-	while ((n = read(fd, data, sizeof(data))) > 0) {
-		size_t k = 0;
-
-		for (ssize_t i = 0; i < n; i++)
-			if (data[i] != '\r')
-				clean[k++] = data[i];
-		EVP_DigestUpdate(ctx, clean, k);
+	for (;;) {
+		if (*cap - len < 65536) {
+			*cap = *cap ? 2 * *cap : 1 << 20;
+			*data = xrealloc(*data, *cap);
+		}
+		n = read(fd, *data + len, *cap - len);
+		if (n == -1) {
+			perror(path);
+			exit(1);
+		}
+		if (n == 0)
+			break;
+		for (char *s = *data + len, *end = s + n; s < end; s++)
+			if (*s != '\r')
+				(*data)[len++] = *s;
 	}
 	close(fd);
+	return len;
+}
+
+static void
+hash_file(const char *path, char *out)
+{
+	static char *data;
+	static size_t cap;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	size_t len = read_clean(path, &data, &cap), start = 0;
+
+	if (ctx == NULL) {
+		perror("inventory");
+		exit(1);
+	}
+	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	if (strip_tuid) {
+		/* Header lines up to the empty one; hash all but X-TUID. */
+		size_t i = 0;
+
+		while (i < len && data[i] != '\n') {
+			char *nl = memchr(data + i, '\n', len - i);
+			size_t end = nl ? (size_t)(nl - data) + 1 : len;
+
+			if (end - i >= 7 &&
+			    strncasecmp(data + i, "X-TUID:", 7) == 0) {
+				EVP_DigestUpdate(ctx, data + start, i - start);
+				start = end;
+			}
+			i = end;
+		}
+	}
+	EVP_DigestUpdate(ctx, data + start, len - start);
 	EVP_DigestFinal_ex(ctx, md, &mdlen);
 	EVP_MD_CTX_free(ctx);
 	for (unsigned i = 0; i < 8; i++)
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	n_hashed++;
+}
+
+static void
+hash_cached(const char *path, const struct stat *st, char *out)
+{
+	struct centry e, *hit;
+
+	e.key[0] = (long long)st->st_dev;
+	e.key[1] = (long long)st->st_ino;
+	e.key[2] = (long long)st->st_size;
+	e.key[3] = (long long)st->st_mtim.tv_sec;
+	e.key[4] = (long long)st->st_mtim.tv_nsec;
+	e.key[5] = (long long)st->st_ctim.tv_sec;
+	e.key[6] = (long long)st->st_ctim.tv_nsec;
+	hit = old_cache.n == 0 ? NULL
+			       : bsearch(&e, old_cache.v, old_cache.n,
+				     sizeof(e), cmp_centry);
+	if (hit != NULL) {
+		memcpy(e.hash, hit->hash, sizeof(e.hash));
+		n_cached++;
+	} else {
+		hash_file(path, e.hash);
+	}
+	memcpy(out, e.hash, sizeof(e.hash));
+	cache_add(&new_cache, &e);
 }
 
 static void
@@ -101,19 +282,19 @@ one(const char *folder, const char *path, const char *name)
 	size_t nf = 0, nk = 0;
 	struct stat st;
 
-	if (stat(path, &st) == -1)
+	if (stat(path, &st) == -1 || !S_ISREG(st.st_mode))
 		return; /* renamed under us */
 	if (info != NULL)
 		for (const char *s = info + 3; *s != '\0'; s++) {
 			if (strchr("DFPRST", *s) != NULL && nf < 30)
 				flags[nf++] = *s;
-			else if (*s >= 'a' && *s <= 'z')
+			else if (*s >= 'a' && *s <= 'z' && nk < 26)
 				names[nk++] =
 				    kw[*s - 'a'][0] ? kw[*s - 'a'] : "?";
 		}
 	flags[nf] = '\0';
 	qsort(names, nk, sizeof(names[0]), cmp_str);
-	hash_file(path, hash);
+	hash_cached(path, &st, hash);
 	printf("%s\t%s\t%s\t", folder, hash, flags);
 	for (size_t i = 0; i < nk; i++)
 		printf("%s%s", i ? "," : "", names[i]);
@@ -198,10 +379,37 @@ walk(const char *dir, const char *folder)
 int
 main(int argc, char **argv)
 {
-	if (argc != 2) {
-		fprintf(stderr, "usage: inventory MAILDIR\n");
-		return 2;
-	}
-	walk(argv[1], "");
-	return fflush(stdout) == 0 ? 0 : 1;
+	const char *cache = NULL;
+	int c;
+
+	while ((c = getopt(argc, argv, "tvc:")) != -1)
+		switch (c) {
+		case 't':
+			strip_tuid = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'c':
+			cache = optarg;
+			break;
+		default:
+			goto usage;
+		}
+	if (argc - optind != 1)
+		goto usage;
+	if (cache != NULL)
+		cache_load(cache);
+	walk(argv[optind], "");
+	if (fflush(stdout) != 0)
+		return 1;
+	if (cache != NULL)
+		cache_save(cache);
+	if (verbose)
+		fprintf(stderr, "inventory: %llu hashed, %llu from the cache\n",
+		    n_hashed, n_cached);
+	return 0;
+usage:
+	fprintf(stderr, "usage: inventory [-tv] [-c CACHE] MAILDIR\n");
+	return 2;
 }

@@ -10,9 +10,13 @@
  * longer.  It only moves bytes: TLS passes through unchanged.  Because it
  * cannot read the encrypted commands, it counts what latency costs:
  * "turns", the times a client sends after the server has sent something
- * since the client last did (each is one wait for a round trip).  After
- * every closed connection it rewrites STATS_FILE with running totals:
- * "connections turns bytes_up bytes_down".  Runs until killed.
+ * since the client last did (each is one wait for a round trip).  (It
+ * cannot count commands: they are encrypted, and some clients compress
+ * them too; the benchmark asks the server for that.)  After every opened
+ * and every closed connection it rewrites STATS_FILE with running totals
+ * and the number still open: "connections turns bytes_up bytes_down open",
+ * so that a caller can wait for a finished client's connections to be
+ * drained and counted.  Runs until killed.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -55,7 +59,7 @@ struct pair {
 
 static struct pair pairs[MAXC];
 static int64_t half;
-static unsigned long long n_conn, n_turns, n_up, n_down;
+static unsigned long long n_conn, n_turns, n_up, n_down, n_open;
 static const char *stats;
 
 static int64_t
@@ -76,7 +80,8 @@ write_stats(void)
 	snprintf(tmp, sizeof(tmp), "%s.tmp", stats);
 	if ((f = fopen(tmp, "w")) == NULL)
 		return;
-	fprintf(f, "%llu %llu %llu %llu\n", n_conn, n_turns, n_up, n_down);
+	fprintf(f, "%llu %llu %llu %llu %llu\n", n_conn, n_turns, n_up, n_down,
+	    n_open);
 	fclose(f);
 	rename(tmp, stats);
 }
@@ -105,6 +110,7 @@ close_pair(struct pair *p)
 	close(p->up.from);
 	close(p->down.from);
 	memset(p, 0, sizeof(*p));
+	n_open--;
 	write_stats();
 }
 
@@ -205,6 +211,8 @@ accept_one(int ls, int port)
 			pairs[i].server_spoke =
 			    1; /* the greeting comes first */
 			n_conn++;
+			n_open++;
+			write_stats();
 			return;
 		}
 	close(c);
