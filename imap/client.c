@@ -13,10 +13,14 @@
  *	                                waiting_cont
  *
  * sendable() holds the queue while the window is full, while a command
- * waits for a "+", and around barrier commands (STARTTLS, COMPRESS,
- * AUTHENTICATE, IDLE), which are sent alone.  Each command's bytes are
- * built in full when it is created; a synchronising literal splits them
- * into segments, and the next segment goes out when the "+" comes.
+ * waits for a "+", while a command is still being written, and around
+ * barrier commands (STARTTLS, COMPRESS, AUTHENTICATE, IDLE), which are
+ * sent alone.  Each command's bytes are built in full when it is created,
+ * except literals taken from a file (imap_cmd_literal_fd), which are read
+ * as the socket takes them, so that a message body is never held whole in
+ * memory.  A synchronising literal splits a command into segments, and
+ * the next segment goes out when the "+" comes; the command's text is
+ * freed once it is all out.
  *
  * Connection states, each change traced as "old -> new":
  *
@@ -30,12 +34,15 @@
 
 #include <assert.h>
 #include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "imap/utf7.h"
 #include "util/base64.h"
@@ -52,6 +59,16 @@
 #define WRITE_HIGH_WATER (4 * 1024 * 1024)
 #define MAX_CAPS 4096 /* bytes of capability text kept */
 #define LITERAL_MINUS 4096 /* RFC 7888: LITERAL- non-sync limit */
+/* File literals: read this much at a time, while the queue is below. */
+#define FILE_CHUNK (64 * 1024)
+#define FILE_HIGH_WATER (256 * 1024)
+
+/* Literal bytes read from a file when sent, inserted at out[at]. */
+struct piece {
+	size_t at;
+	int fd;
+	uint64_t off, len;
+};
 
 struct imap_cmd {
 	struct imap_cmd *next;
@@ -61,7 +78,17 @@ struct imap_cmd {
 	struct buf out; /* bytes after "tag " */
 	size_t seg[MAX_SEGMENTS]; /* ends of segments */
 	size_t nseg;
-	size_t segsent; /* segments already sent */
+	size_t segsent; /* segment ends passed (each waited for a "+") */
+	bool lit_wait; /* stopped at a segment end, waiting for its "+" */
+	bool nonsync; /* has a {n+} literal */
+	struct piece *pieces; /* in order of at */
+	size_t npieces;
+	/* Sending: out[0..pos) and pieces[0..psent) are out, and
+	 * poff bytes of pieces[psent]. */
+	bool started;
+	size_t pos;
+	size_t psent;
+	uint64_t poff;
 	/* Ranges of out that traces hide: secrets and literal payloads. */
 	struct hidden {
 		size_t from, to;
@@ -93,6 +120,8 @@ struct imap_client {
 	struct cmdq pending;
 	struct cmdq in_flight;
 	struct imap_cmd *waiting_cont; /* sent up to a "{n}" or CONT */
+	struct imap_cmd *sending; /* a file literal waits for queue room */
+	char *fbuf; /* FILE_CHUNK bytes, for file literals */
 	struct imap_cmd *barrier; /* in flight, alone */
 	unsigned next_tag;
 	uint64_t sent;
@@ -205,6 +234,7 @@ cmd_free(struct imap_cmd *cmd)
 	if (cmd->out.cap)
 		explicit_bzero(cmd->out.data, cmd->out.cap);
 	buf_release(&cmd->out);
+	free(cmd->pieces);
 	free(cmd);
 }
 
@@ -215,6 +245,8 @@ cmd_finish(struct imap_cmd *cmd, const struct imap_reply *r)
 
 	if (c->waiting_cont == cmd)
 		c->waiting_cont = NULL;
+	if (c->sending == cmd)
+		c->sending = NULL;
 	if (c->barrier == cmd)
 		c->barrier = NULL;
 	if (c->sink_cmd == cmd)
@@ -262,7 +294,10 @@ trace_out(
 		if (t.data[i] == '\r' || t.data[i] == '\n')
 			t.data[i] = ' ';
 out:
-	log_trace("%s C: %s%s", c->name, t.data, t.len == t.max ? "..." : "");
+	/* Nothing but the CRLF after a file literal: not worth a line. */
+	if (t.len > 0)
+		log_trace(
+		    "%s C: %s%s", c->name, t.data, t.len == t.max ? "..." : "");
 	buf_release(&t);
 }
 
@@ -295,31 +330,115 @@ send_bytes(struct imap_client *c, const void *p, size_t n)
 	return 0;
 }
 
-/* Send the command's next segment; wipe secrets once all is out. */
+/*
+ * Stream the file literal at cmd's position while the write queue has
+ * room.  Return 1 when it is all out, 0 when it waits for room (in
+ * c->sending), -1 when the connection failed.
+ */
 static int
-send_segment(struct imap_client *c, struct imap_cmd *cmd)
+send_piece(struct imap_client *c, struct imap_cmd *cmd)
 {
-	size_t from = cmd->segsent ? cmd->seg[cmd->segsent - 1] : 0;
-	size_t to =
-	    cmd->segsent < cmd->nseg ? cmd->seg[cmd->segsent] : cmd->out.len;
-	char tag[24];
-	int n;
+	const struct piece *pc = &cmd->pieces[cmd->psent];
+	size_t want;
+	ssize_t n;
+	struct err e;
 
-	if (from == 0) {
+	if (c->fbuf == NULL)
+		c->fbuf = xmalloc(FILE_CHUNK);
+	while (cmd->poff < pc->len) {
+		if (conn_wpending(c->conn) >= FILE_HIGH_WATER) {
+			c->sending = cmd; /* CONN_EV_DRAINED pumps again */
+			return 0;
+		}
+		want = pc->len - cmd->poff < FILE_CHUNK
+			   ? (size_t)(pc->len - cmd->poff)
+			   : FILE_CHUNK;
+		n = pread(pc->fd, c->fbuf, want, (off_t)(pc->off + cmd->poff));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			/* Half a literal is out: nothing else can follow. */
+			if (n < 0)
+				err_sys(&e, "reading a literal to send");
+			else
+				err_set(&e, ERR_SYS,
+				    "reading a literal to send: the file "
+				    "ends %" PRIu64 " bytes short",
+				    pc->len - cmd->poff);
+			fail_connection(c, &e);
+			return -1;
+		}
+		if (send_bytes(c, c->fbuf, (size_t)n) == -1)
+			return -1;
+		cmd->poff += (uint64_t)n;
+	}
+	log_trace("%s C: <%" PRIu64 " bytes>", c->name, pc->len);
+	cmd->psent++;
+	cmd->poff = 0;
+	return 1;
+}
+
+/* All of cmd is out: wipe secrets, free its text, wait for "+" if asked. */
+static void
+sent_all(struct imap_client *c, struct imap_cmd *cmd)
+{
+	if (cmd->has_secret) {
+		explicit_bzero(cmd->out.data, cmd->out.len);
+		cmd->has_secret = false;
+	}
+	buf_release(&cmd->out);
+	if (cmd->flags & IMAP_CMD_CONT)
+		c->waiting_cont = cmd;
+}
+
+/*
+ * Send what comes next of cmd: up to a segment end (then wait for "+"),
+ * while file literals find room, or to its end.  -1 when the connection
+ * failed.
+ */
+static int
+send_more(struct imap_client *c, struct imap_cmd *cmd)
+{
+	char tag[24];
+	size_t stop;
+	int n, r;
+
+	c->sending = NULL;
+	if (!cmd->started) {
+		cmd->started = true;
 		n = snprintf(tag, sizeof(tag), "%u ", cmd->tag);
 		if (send_bytes(c, tag, (size_t)n) == -1)
 			return -1;
 	}
-	trace_out(c, cmd, from, to);
-	if (send_bytes(c, cmd->out.data + from, to - from) == -1)
-		return -1;
-	if (cmd->segsent < cmd->nseg) {
-		cmd->segsent++;
-		c->waiting_cont = cmd;
-	} else if (cmd->has_secret) {
-		explicit_bzero(cmd->out.data, cmd->out.len);
-		cmd->has_secret = false;
+	for (;;) {
+		stop = cmd->out.len;
+		if (cmd->segsent < cmd->nseg && cmd->seg[cmd->segsent] < stop)
+			stop = cmd->seg[cmd->segsent];
+		if (cmd->psent < cmd->npieces &&
+		    cmd->pieces[cmd->psent].at < stop)
+			stop = cmd->pieces[cmd->psent].at;
+		if (cmd->pos < stop) {
+			trace_out(c, cmd, cmd->pos, stop);
+			if (send_bytes(c, cmd->out.data + cmd->pos,
+				stop - cmd->pos) == -1)
+				return -1;
+			cmd->pos = stop;
+			continue;
+		}
+		if (cmd->segsent < cmd->nseg &&
+		    cmd->seg[cmd->segsent] == cmd->pos) {
+			cmd->segsent++;
+			cmd->lit_wait = true;
+			c->waiting_cont = cmd;
+			return 0;
+		}
+		if (cmd->psent == cmd->npieces ||
+		    cmd->pieces[cmd->psent].at != cmd->pos)
+			break;
+		if ((r = send_piece(c, cmd)) <= 0)
+			return r;
 	}
+	sent_all(c, cmd);
 	return 0;
 }
 
@@ -329,7 +448,8 @@ sendable(const struct imap_client *c)
 	const struct imap_cmd *next = c->pending.head;
 	unsigned window = c->opts.window ? c->opts.window : 32;
 
-	if (next == NULL || !c->connected || c->waiting_cont || c->barrier)
+	if (next == NULL || !c->connected || c->waiting_cont || c->barrier ||
+	    c->sending)
 		return false;
 	if (c->state == IMAP_ST_CLOSED || c->state == IMAP_ST_GREETING)
 		return false;
@@ -351,6 +471,9 @@ sendable(const struct imap_client *c)
 static void
 pump(struct imap_client *c)
 {
+	if (c->sending != NULL && c->connected &&
+	    (send_more(c, c->sending) == -1 || c->sending != NULL))
+		return;
 	while (sendable(c)) {
 		struct imap_cmd *cmd = q_shift(&c->pending);
 
@@ -364,10 +487,8 @@ pump(struct imap_client *c)
 			memset(&c->mbox, 0, sizeof(c->mbox));
 		if (cmd->flags & IMAP_CMD_BARRIER)
 			c->barrier = cmd;
-		if (send_segment(c, cmd) == -1)
+		if (send_more(c, cmd) == -1)
 			return;
-		if (cmd->flags & IMAP_CMD_CONT)
-			c->waiting_cont = cmd;
 	}
 }
 
@@ -456,22 +577,45 @@ hide_end(struct imap_cmd *cmd)
 		h->to = cmd->out.len;
 }
 
-void
-imap_cmd_literal(struct imap_cmd *cmd, const void *p, size_t n)
+/* The "{n}" or "{n+}" of a literal; a sync one ends a segment. */
+static void
+literal_head(struct imap_cmd *cmd, uint64_t n)
 {
 	const struct imap_client *c = cmd->c;
 	bool nonsync = imap_has_cap(c, "LITERAL+") ||
 		       (imap_has_cap(c, "LITERAL-") && n <= LITERAL_MINUS);
 
-	imap_cmd_printf(cmd, "{%zu%s}\r\n", n, nonsync ? "+" : "");
+	imap_cmd_printf(cmd, "{%" PRIu64 "%s}\r\n", n, nonsync ? "+" : "");
+	cmd->nonsync = cmd->nonsync || nonsync;
 	if (!nonsync) {
 		if (cmd->nseg == MAX_SEGMENTS)
 			abort(); /* a programming error: too many */
 		cmd->seg[cmd->nseg++] = cmd->out.len;
 	}
+}
+
+void
+imap_cmd_literal(struct imap_cmd *cmd, const void *p, size_t n)
+{
+	literal_head(cmd, n);
 	hide(cmd, cmd->out.len, false);
 	put(cmd, p, n);
 	hide_end(cmd);
+}
+
+void
+imap_cmd_literal_fd(struct imap_cmd *cmd, int fd, uint64_t off, uint64_t n)
+{
+	struct piece *pc;
+
+	literal_head(cmd, n);
+	cmd->pieces =
+	    xreallocarray(cmd->pieces, cmd->npieces + 1, sizeof(*cmd->pieces));
+	pc = &cmd->pieces[cmd->npieces++];
+	pc->at = cmd->out.len;
+	pc->fd = fd;
+	pc->off = off;
+	pc->len = n;
 }
 
 /*
@@ -808,14 +952,11 @@ dispatch_cont(struct imap_client *c, const struct imap_resp *r)
 		fail_connection(c, &e);
 		return;
 	}
-	if (cmd->segsent > 0 && cmd->segsent <= cmd->nseg &&
-	    (cmd->segsent < cmd->nseg ||
-		cmd->seg[cmd->nseg - 1] < cmd->out.len)) {
+	if (cmd->lit_wait) {
 		/* The server is ready for the literal we announced. */
+		cmd->lit_wait = false;
 		c->waiting_cont = NULL;
-		if (send_segment(c, cmd) == 0 && c->waiting_cont == NULL &&
-		    (cmd->flags & IMAP_CMD_CONT))
-			c->waiting_cont = cmd;
+		(void)send_more(c, cmd);
 		pump(c);
 		return;
 	}
@@ -870,6 +1011,28 @@ dispatch_tagged(struct imap_client *c, const struct imap_resp *r)
 		err_set(&e, ERR_PROTO, "tagged reply is not OK, NO or BAD");
 		reply.status = IMAP_STATUS_NONE;
 		reply.err = &e;
+	}
+	if (c->sending == cmd) {
+		/*
+		 * Answered in the middle of a literal we are still writing:
+		 * the rest of it would be read as commands.
+		 */
+		c->sending = NULL;
+		err_set(&e, ERR_PROTO,
+		    "server answered a command before its literal was sent");
+		fail_connection(c, &e);
+		reply.status = IMAP_STATUS_NONE;
+		reply.err = &c->fail;
+	} else if (r->status == IMAP_STATUS_BAD && cmd->nonsync) {
+		/*
+		 * A server may say BAD before reading a {n+} literal (Dovecot
+		 * does, for a flag it does not know) and read the literal's
+		 * lines as commands: nothing more may be sent here.
+		 */
+		err_set(&e, ERR_PROTO,
+		    "server said BAD to a command with literals: %.*s",
+		    (int)r->text.len, r->text.p);
+		fail_connection(c, &e);
 	}
 	cmd_finish(cmd, &reply);
 	/* Nothing owed by the server: silence is no longer a timeout. */
@@ -1121,6 +1284,7 @@ imap_client_free(struct imap_client *c)
 		cmd_free(cmd);
 	conn_free(c->conn);
 	imap_parser_free(c->parser);
+	free(c->fbuf);
 	free(c->name);
 	free(c);
 }

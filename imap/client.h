@@ -235,8 +235,21 @@ void imap_cmd_astring(struct imap_cmd *, struct str);
 int imap_cmd_mailbox(struct imap_cmd *, const char *utf8, struct err *);
 /* As astring, but wiped after sending and shown as <redacted>. */
 void imap_cmd_secret(struct imap_cmd *, struct str);
-/* A literal ({n+} with LITERAL+ or with LITERAL- up to 4096 bytes). */
+/*
+ * A literal ({n+} with LITERAL+ or with LITERAL- up to 4096 bytes, else
+ * {n}, which waits for the server's "+"; at most 64 of those in one
+ * command).
+ */
 void imap_cmd_literal(struct imap_cmd *, const void *, size_t);
+/*
+ * A literal of n bytes of fd from offset off, read with pread() while it
+ * is sent, a piece at a time as the socket takes them, so that it is never
+ * in memory whole.  fd must stay open, and the bytes there, until the
+ * command's done callback.  A file that cannot be read (or ends early)
+ * when its turn comes fails the connection with ERR_SYS: half a literal
+ * cannot be taken back.
+ */
+void imap_cmd_literal_fd(struct imap_cmd *, int fd, uint64_t off, uint64_t n);
 void imap_cmd_send(struct imap_cmd *);
 
 /* End IDLE: send DONE for the command in IDLE. */

@@ -1,27 +1,29 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * imap_msgs.c - the IMAP store's message operations: fetch a body into a
- * file, append one, add and remove flags, expunge given UIDs; and the
- * helpers they and imap_scan.c share (UID sets, IMAP date-times).
+ * imap_msgs.c - the IMAP store's message operations: fetch a batch of
+ * bodies into files, add and remove flags, expunge given UIDs; and the
+ * helpers they, imap_append.c and imap_scan.c share (UID sets, IMAP
+ * date-times, flag arguments, batch results).
  *
  * Every operation here is a handful of commands over UID sets, never one
  * command per message: UID sets are compressed into ranges ("1:5,8") and
  * split so that no command line passes about 8000 bytes, the length
  * servers are asked to accept (RFC 7162 section 4).
  *
- * Two capabilities have fallbacks.  Without UIDPLUS an APPEND is found
- * again with UID SEARCH above the UIDNEXT seen before it (by Message-ID,
- * or as the only newcomer), and EXPUNGE, which removes every \Deleted
- * message of the folder, is sent only when a UID SEARCH DELETED shows that
- * no other message is marked: ferry never removes messages it was not
- * asked to.  (Another client can still mark one between the search and
- * the EXPUNGE; servers without UIDPLUS leave no way to close that gap.)
+ * Without UIDPLUS, EXPUNGE, which removes every \Deleted message of the
+ * folder, is sent only when a UID SEARCH DELETED shows that no other
+ * message is marked: ferry never removes messages it was not asked to.
+ * (Another client can still mark one between the search and the EXPUNGE;
+ * servers without UIDPLUS leave no way to close that gap.)
  */
+#define _GNU_SOURCE /* memfd_create() */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "imap/client.h"
@@ -36,8 +38,6 @@
 #include "util/xalloc.h"
 
 #define LINE_MAX_BYTES 8000 /* per command line */
-#define FLAGS_MAX 4096 /* canonical flag strings we send */
-#define MSGID_MAX 998 /* a Message-ID we search for */
 
 /*
  * UID sets.
@@ -332,54 +332,197 @@ ims_date_format(int64_t t, char out[IMS_DATE_LEN])
 	out[IMS_DATE_LEN - 1] = '\0';
 }
 
-/* Normalize a flag string for sending; -1 with err when it is not one. */
-static int
-flags_arg(const char *in, char **out, struct err *err)
+static bool
+system_flag(const char *p, size_t len)
 {
-	char buf[FLAGS_MAX];
+	static const char *const sys[] = {
+	    "\\Answered", "\\Deleted", "\\Draft", "\\Flagged", "\\Seen"};
+	size_t i;
+
+	for (i = 0; i < sizeof(sys) / sizeof(sys[0]); i++)
+		if (strlen(sys[i]) == len && memcmp(sys[i], p, len) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * A server says BAD to a system flag it does not know, and Dovecot says
+ * it before reading the {n+} literal that follows in an APPEND, whose
+ * lines it then reads as commands: such a flag is never sent.
+ */
+int
+ims_flags_arg(const char *in, char **out, struct err *err)
+{
+	char buf[IMS_FLAGS_MAX];
+	const char *p;
+	size_t len;
 
 	if (store_flags_norm(in ? in : "", buf, sizeof(buf)) == -1)
 		return err_set(err, ERR_MSG, "bad flags \"%.100s\"", in);
+	for (p = buf; *p != '\0'; p += len + (p[len] == ' ')) {
+		len = strcspn(p, " ");
+		if (*p == '\\' && !system_flag(p, len))
+			return err_set(err, ERR_MSG,
+			    "%.*s is no IMAP system flag",
+			    (int)(len > 100 ? 100 : len), p);
+	}
 	*out = xstrdup(buf);
 	return 0;
 }
 
 /*
- * Fetch: UID FETCH uid (BODY.PEEK[]) into the caller's file.  Bodies
- * above the parser's inline limit arrive through the sink; smaller ones
- * inline in the FETCH response.
+ * Fetch a batch: UID FETCH set (UID BODY.PEEK[]) over all its UIDs, split
+ * only where the set would pass the line length.  The answers come in any
+ * order, each routed to its item by UID (a binary search over the items
+ * sorted by UID).  Bodies up to the parser's inline limit arrive in the
+ * FETCH response; bigger ones stream through the sink as they arrive:
+ * straight into the item's file when the response named the UID before
+ * the literal ("* 3 FETCH (UID 7 BODY[] {n}"), else into the connection's
+ * spare file, which dup2() puts in place of the item's file once the
+ * whole response says whose body it was (callers seek to the start before
+ * reading, so the file's offset does not matter).
  */
+
+struct fslot {
+	uint32_t uid;
+	size_t i; /* the item */
+	uint64_t lit; /* the literal streamed straight here; 0: none */
+	uint64_t written;
+	int werrno;
+	bool got;
+	bool astray; /* its big body went where it could not be kept */
+};
 
 struct fetch_op {
 	struct iop op;
 	store_done_cb *cb;
 	void *arg;
-	uint32_t uid;
-	struct store_body *body;
+	struct store_item *items;
+	size_t n;
+	struct fslot *slots; /* by UID, without duplicates */
+	size_t nslots;
+	struct fslot *cur; /* where the streaming literal goes; NULL: spare */
 	struct imap_sink sink;
-	bool got;
-	uint64_t written;
-	int werrno;
+	bool resolved; /* every item has its result */
 };
 
-/* Write to the file; a failure is kept for the end, the bytes dropped. */
+void
+ims_items_clear(struct store_item *items, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		err_clear(&items[i].err);
+}
+
+const struct err *
+ims_items_err(const struct store_item *items, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (items[i].err.kind != ERR_NONE &&
+		    items[i].err.kind != ERR_MSG &&
+		    items[i].err.kind != ERR_LIMIT)
+			return &items[i].err;
+	return NULL;
+}
+
+/* Write all of p to fd; a failure is kept for the end, the bytes dropped. */
 static void
-body_write(struct fetch_op *f, const char *p, size_t n)
+fd_write(int fd, const char *p, size_t n, uint64_t *written, int *werrno)
 {
 	ssize_t w;
 
-	while (n > 0 && f->werrno == 0) {
-		w = write(f->body->fd, p, n);
+	while (n > 0 && *werrno == 0) {
+		w = write(fd, p, n);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
-			f->werrno = w < 0 ? errno : EIO;
+			*werrno = w < 0 ? errno : EIO;
 			break;
 		}
 		p += w;
 		n -= (size_t)w;
-		f->written += (uint64_t)w;
+		*written += (uint64_t)w;
 	}
+}
+
+/* A file for a body nobody can claim yet; memory-backed where possible. */
+static int
+spare_file(void)
+{
+	const char *dir = getenv("TMPDIR");
+	char path[4096];
+	int fd, n;
+
+#ifdef MFD_CLOEXEC
+	if ((fd = memfd_create("ferry-fetch", MFD_CLOEXEC)) != -1)
+		return fd;
+#endif
+	if (dir == NULL || *dir == '\0')
+		dir = "/tmp";
+	n = snprintf(path, sizeof(path), "%s/ferry-fetch.XXXXXX", dir);
+	if (n < 0 || (size_t)n >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = mkstemp(path)) == -1)
+		return -1;
+	unlink(path);
+	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+	return fd;
+}
+
+/* The spare, empty, for the literal being opened. */
+static void
+spare_reset(struct iconn *cn)
+{
+	cn->spare_lit = cn->nlit;
+	cn->spare_len = 0;
+	cn->spare_errno = 0;
+	if (cn->spare_fd == -1 && (cn->spare_fd = spare_file()) == -1)
+		cn->spare_errno = errno; /* the bytes are dropped */
+	else if (ftruncate(cn->spare_fd, 0) == -1 ||
+		 lseek(cn->spare_fd, 0, SEEK_SET) == -1)
+		cn->spare_errno = errno;
+}
+
+void
+ims_spare_close(struct iconn *cn)
+{
+	if (cn->spare_fd != -1)
+		close(cn->spare_fd);
+	cn->spare_fd = -1;
+	cn->spare_lit = 0;
+}
+
+static struct fslot *
+slot_find(struct fetch_op *f, uint32_t uid)
+{
+	size_t lo = 0, hi = f->nslots;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (f->slots[mid].uid < uid)
+			lo = mid + 1;
+		else if (f->slots[mid].uid > uid)
+			hi = mid;
+		else
+			return &f->slots[mid];
+	}
+	return NULL;
+}
+
+static int
+slot_cmp(const void *a, const void *b)
+{
+	const struct fslot *x = a, *y = b;
+
+	if (x->uid != y->uid)
+		return x->uid < y->uid ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
 }
 
 /*
@@ -406,25 +549,44 @@ uid_before(struct str s)
 }
 
 /*
- * Several fetches may be in flight on one connection, and a server may
- * interleave their answers (Dovecot runs pipelined FETCHes in parallel),
- * so a body is taken only when the response names this UID, or names
- * none.
+ * Several fetches may be in flight on one connection, and their answers
+ * may interleave (Dovecot runs pipelined FETCHes in parallel), so a big
+ * body named by UID is taken only when the UID is one of ours.  One not
+ * named yet goes to the spare: the sink of the oldest fetch is asked
+ * first, and whichever fetch the UID turns out to be claims it.
  */
 static int
 sink_open(void *arg, uint64_t size, struct str before)
 {
 	struct fetch_op *f = arg;
+	struct iconn *cn = f->op.conn;
 	uint32_t uid = uid_before(before);
+	struct fslot *sl = NULL;
 
 	(void)size;
-	return uid != 0 && uid != f->uid ? 1 : 0;
+	if (uid != 0 && ((sl = slot_find(f, uid)) == NULL || sl->got))
+		return 1;
+	cn->nlit++;
+	f->cur = sl;
+	if (sl != NULL)
+		sl->lit = cn->nlit;
+	else
+		spare_reset(cn);
+	return 0;
 }
 
 static int
 sink_write(void *arg, const char *p, size_t n)
 {
-	body_write(arg, p, n);
+	struct fetch_op *f = arg;
+	struct iconn *cn = f->op.conn;
+	struct fslot *sl = f->cur;
+
+	if (sl != NULL)
+		fd_write(
+		    f->items[sl->i].body.fd, p, n, &sl->written, &sl->werrno);
+	else
+		fd_write(cn->spare_fd, p, n, &cn->spare_len, &cn->spare_errno);
 	return 0;
 }
 
@@ -433,6 +595,30 @@ sink_close(void *arg)
 {
 	(void)arg;
 	return 0;
+}
+
+/*
+ * sl's body was streamed: the literal of the response being handled is
+ * the connection's latest, either in sl's file or in the spare.
+ */
+static void
+take_streamed(struct fetch_op *f, struct fslot *sl)
+{
+	struct iconn *cn = f->op.conn;
+
+	if (sl->lit != 0 && sl->lit == cn->nlit)
+		return;
+	if (cn->spare_lit == 0 || cn->spare_lit != cn->nlit) {
+		sl->astray = true;
+		return;
+	}
+	if (cn->spare_errno != 0)
+		sl->werrno = cn->spare_errno;
+	else if (dup2(cn->spare_fd, f->items[sl->i].body.fd) == -1)
+		sl->werrno = errno;
+	else
+		sl->written = cn->spare_len;
+	ims_spare_close(cn); /* the item's file now, or useless */
 }
 
 /* The value of item name in a FETCH response's list, or NULL. */
@@ -452,22 +638,29 @@ fetch_item(const struct imap_resp *r, const char *name)
 	return NULL;
 }
 
+/* A body for one of ours; anything else (flag updates) is for others. */
 static bool
 fetch_untagged(struct imap_client *c, const struct imap_resp *r, void *arg)
 {
 	struct fetch_op *f = arg;
 	const struct imap_arg *body = fetch_item(r, "BODY[]");
+	struct fslot *sl;
 	uint64_t uid;
 	struct str s;
 
 	(void)c;
 	if (body == NULL ||
 	    !imap_arg_number(fetch_item(r, "UID"), UINT32_MAX, &uid) ||
-	    uid != f->uid || f->got)
+	    (sl = slot_find(f, (uint32_t)uid)) == NULL || sl->got)
 		return false;
-	f->got = true;
-	if (body->type != IMAP_ARG_LITERAL_SINK && imap_arg_string(body, &s))
-		body_write(f, s.p, s.len);
+	if (body->type == IMAP_ARG_LITERAL_SINK)
+		take_streamed(f, sl);
+	else if (imap_arg_string(body, &s))
+		fd_write(f->items[sl->i].body.fd, s.p, s.len, &sl->written,
+		    &sl->werrno);
+	else
+		return true; /* NIL: gone meanwhile */
+	sl->got = true;
 	return true;
 }
 
@@ -475,494 +668,154 @@ static void
 fetch_start(struct iop *op)
 {
 	struct fetch_op *f = (struct fetch_op *)op;
-	struct imap_cmd *cmd = ims_cmd(op);
+	uint32_t *uids = xreallocarray(NULL, f->nslots, sizeof(*uids));
+	struct imap_cmd *cmd;
+	struct buf set;
+	size_t i, put;
 
 	f->sink.open = sink_open;
 	f->sink.write = sink_write;
 	f->sink.close = sink_close;
 	f->sink.arg = f;
-	imap_cmd_set_untagged(cmd, fetch_untagged, f);
-	imap_cmd_set_sink(cmd, &f->sink);
-	imap_cmd_printf(cmd, "UID FETCH %u (BODY.PEEK[])", f->uid);
-	imap_cmd_send(cmd);
+	for (i = 0; i < f->nslots; i++)
+		uids[i] = f->slots[i].uid;
+	buf_init(&set, BUF_NOMAX);
+	op->cmds++; /* held: a command may complete inside imap_cmd_send() */
+	for (i = 0; i < f->nslots; i += put) {
+		buf_reset(&set);
+		put = ims_uidset_put(
+		    &set, uids + i, f->nslots - i, LINE_MAX_BYTES - 64);
+		cmd = ims_cmd(op);
+		imap_cmd_set_untagged(cmd, fetch_untagged, f);
+		imap_cmd_set_sink(cmd, &f->sink);
+		imap_cmd_printf(
+		    cmd, "UID FETCH %s (UID BODY.PEEK[])", set.data);
+		imap_cmd_send(cmd);
+	}
+	buf_release(&set);
+	free(uids);
+	if (--op->cmds == 0)
+		op->vt->cmds_done(op);
 }
 
+/*
+ * Each item's result.  A NO (op->no_kind ERR_MSG), a BAD or a lost
+ * connection is the result of every item that got no body; only the
+ * last two cut the batch short.
+ */
 static void
 fetch_cmds_done(struct iop *op)
 {
 	struct fetch_op *f = (struct fetch_op *)op;
-	struct err e;
+	struct fslot *sl;
+	struct store_item *it;
+	size_t k;
 
-	f->body->size = f->written;
-	if (op->failed)
-		ims_op_done(op, NULL);
-	else if (f->werrno != 0) {
-		err_set(&e, ERR_SYS, "writing message UID %u: %s", f->uid,
-		    strerror(f->werrno));
-		ims_op_done(op, &e);
-	} else if (!f->got) {
-		err_set(&e, ERR_MSG, "message UID %u is no longer in %s",
-		    f->uid, op->folder);
-		ims_op_done(op, &e);
-	} else
-		ims_op_done(op, NULL);
+	for (k = 0; k < f->nslots; k++) {
+		sl = &f->slots[k];
+		it = &f->items[sl->i];
+		it->body.size = sl->written;
+		if (sl->werrno != 0)
+			err_set(&it->err, ERR_SYS, "writing message UID %u: %s",
+			    sl->uid, strerror(sl->werrno));
+		else if (sl->astray)
+			err_set(&it->err, ERR_PROTO,
+			    "message UID %u: its body arrived where it could "
+			    "not be kept",
+			    sl->uid);
+		else if (sl->got)
+			continue;
+		else if (op->failed)
+			it->err = op->err;
+		else
+			err_set(&it->err, ERR_MSG,
+			    "message UID %u is no longer in %s", sl->uid,
+			    op->folder);
+	}
+	op->failed = false;
+	f->resolved = true;
+	ims_op_done(op, ims_items_err(f->items, f->n));
 }
 
 static void
 fetch_finish(struct iop *op, const struct err *err)
 {
 	struct fetch_op *f = (struct fetch_op *)op;
+	size_t k;
 
+	/* Ended before its commands (the SELECT, no connection): all fail. */
+	for (k = 0; !f->resolved && err != NULL && k < f->nslots; k++)
+		f->items[f->slots[k].i].err = *err;
 	f->cb(f->arg, err);
 }
 
 static void
-plain_destroy(struct iop *op)
+fetch_destroy(struct iop *op)
 {
-	free(op);
+	struct fetch_op *f = (struct fetch_op *)op;
+
+	free(f->slots);
+	free(f);
 }
 
 static const struct iop_vt fetch_vt = {
-    "FETCH", fetch_start, fetch_finish, plain_destroy, fetch_cmds_done};
+    "FETCH", fetch_start, fetch_finish, fetch_destroy, fetch_cmds_done};
 
+/* Every item fails as the batch does (a folder the store refuses). */
 static void
-ims_fetch(struct store *st, const char *folder, uint32_t uid,
-    struct store_body *body, store_done_cb *cb, void *arg)
+items_fail(struct store_item *items, size_t n, const struct err *err)
 {
-	struct fetch_op *f = xcalloc(1, sizeof(*f));
-	struct err e;
-
-	ims_op_init(&f->op, (struct imap_store *)st, &fetch_vt,
-	    IOP_BIND | IOP_SELECT | IOP_PIPE);
-	f->op.no_kind = ERR_MSG;
-	f->cb = cb;
-	f->arg = arg;
-	f->uid = uid;
-	f->body = body;
-	body->size = 0;
-	if (ims_op_folder(&f->op, folder, &e) == -1)
-		ims_op_reject(&f->op, &e);
-	else if (uid == 0) {
-		err_set(&e, ERR_MSG, "UID 0");
-		ims_op_reject(&f->op, &e);
-	} else
-		ims_op_submit(&f->op);
-}
-
-/*
- * Append.  The body is read whole when the call is made (the literal must
- * be in memory to be sent), at most IMAP_STORE_APPEND_MAX bytes.
- */
-
-struct append_op {
-	struct iop op;
-	store_append_cb *cb;
-	void *arg;
-	char *data;
-	size_t len;
-	char *flags;
-	int64_t date;
-	char *msgid; /* for the search without UIDPLUS */
-	uint32_t uid;
-	uint32_t before; /* UIDNEXT before the APPEND */
-	int step;
-	struct uranges found;
-};
-
-static void
-append_finish(struct iop *op, const struct err *err)
-{
-	struct append_op *a = (struct append_op *)op;
-
-	a->cb(a->arg, err ? 0 : a->uid, err);
-}
-
-static void
-append_destroy(struct iop *op)
-{
-	struct append_op *a = (struct append_op *)op;
-
-	free(a->data);
-	free(a->flags);
-	free(a->msgid);
-	ims_ranges_release(&a->found);
-	free(a);
-}
-
-static void
-append_reply_err(const struct imap_reply *r, struct err *e)
-{
-	enum err_kind kind = ERR_MSG;
-
-	if (imap_reply_code(r, "TRYCREATE") ||
-	    imap_reply_code(r, "NONEXISTENT"))
-		kind = ERR_BOX;
-	else if (imap_reply_code(r, "OVERQUOTA"))
-		kind = ERR_ACCOUNT;
-	ims_reply_err(r, kind, "APPEND", e);
-}
-
-static struct imap_cmd *
-append_cmd(struct append_op *a, imap_done_cb *done)
-{
-	struct imap_cmd *cmd = imap_cmd_new(a->op.conn->c, 0, done, a);
-	char date[IMS_DATE_LEN];
-
-	imap_cmd_printf(cmd, "APPEND ");
-	ims_cmd_folder(cmd, &a->op);
-	imap_cmd_printf(cmd, " (%s) ", a->flags);
-	if (a->date != 0) {
-		ims_date_format(a->date, date);
-		imap_cmd_printf(cmd, "\"%s\" ", date);
-	}
-	imap_cmd_literal(cmd, a->data, a->len);
-	/* The command holds the bytes now. */
-	free(a->data);
-	a->data = NULL;
-	return cmd;
-}
-
-static void
-appenduid_done(struct imap_client *c, const struct imap_reply *r, void *arg)
-{
-	struct append_op *a = arg;
-	uint32_t uidvalidity;
-	struct err e;
-
-	(void)c;
-	if (r->status != IMAP_STATUS_OK) {
-		append_reply_err(r, &e);
-		ims_op_done(&a->op, &e);
-		return;
-	}
-	if (imap_reply_appenduid(r, &uidvalidity, &a->uid) == -1) {
-		log_debug("%s: APPEND to %s: OK without APPENDUID",
-		    a->op.s->base.name, a->op.folder);
-		a->uid = 0;
-	}
-	ims_op_done(&a->op, NULL);
-}
-
-static void fallback_step(
-    struct imap_client *, const struct imap_reply *, void *);
-
-static bool
-found_untagged(struct imap_client *c, const struct imap_resp *r, void *arg)
-{
-	struct append_op *a = arg;
-
-	(void)c;
-	return ims_search_resp(r, &a->found);
-}
-
-/* The only UID >= before among what the search found, or 0. */
-static uint32_t
-pick_new(struct append_op *a)
-{
-	uint64_t count = 0;
-	uint32_t uid = 0;
 	size_t i;
 
-	for (i = 0; i < a->found.n; i++) {
-		uint32_t lo = a->found.v[i].lo, hi = a->found.v[i].hi;
-
-		if (hi < a->before)
-			continue;
-		if (lo < a->before)
-			lo = a->before;
-		count += (uint64_t)hi - lo + 1;
-		uid = hi;
-	}
-	return count == 1 ? uid : 0;
-}
-
-/*
- * Without UIDPLUS: SELECT (for a fresh UIDNEXT), APPEND, NOOP, then
- * UID SEARCH UID before:* [HEADER Message-ID id].
- */
-static void
-fallback_step(struct imap_client *c, const struct imap_reply *r, void *arg)
-{
-	struct append_op *a = arg;
-	struct imap_cmd *cmd;
-	struct err e;
-
-	if (r->status != IMAP_STATUS_OK && a->step >= 2) {
-		/* The message is there: say we cannot tell its UID. */
-		ims_reply_err(r, ERR_BOX, "after APPEND", &e);
-		log_debug("%s: %s", a->op.s->base.name, e.msg);
-		a->uid = 0;
-		ims_op_done(&a->op, NULL);
-		return;
-	}
-	if (r->status != IMAP_STATUS_OK) {
-		if (a->step == 1)
-			append_reply_err(r, &e);
-		else
-			ims_reply_err(r, ERR_BOX, "SELECT", &e);
-		ims_op_done(&a->op, &e);
-		return;
-	}
-	switch (a->step++) {
-	case 0:
-		ims_set_selected(a->op.conn, a->op.folder);
-		a->before = imap_selected(c)->uidnext;
-		if (a->before == 0)
-			a->before = 1;
-		imap_cmd_send(append_cmd(a, fallback_step));
-		return;
-	case 1:
-		cmd = imap_cmd_new(c, 0, fallback_step, a);
-		imap_cmd_printf(cmd, "NOOP");
-		break;
-	case 2:
-		cmd = imap_cmd_new(c, 0, fallback_step, a);
-		imap_cmd_set_untagged(cmd, found_untagged, a);
-		imap_cmd_printf(cmd, "UID SEARCH UID %u:*", a->before);
-		if (a->msgid != NULL) {
-			imap_cmd_printf(cmd, " HEADER Message-ID ");
-			imap_cmd_astring(cmd, str_from(a->msgid));
-		}
-		break;
-	default:
-		ims_ranges_norm(&a->found);
-		a->uid = pick_new(a);
-		if (a->uid == 0)
-			log_debug("%s: APPEND to %s: cannot tell its UID",
-			    a->op.s->base.name, a->op.folder);
-		ims_op_done(&a->op, NULL);
-		return;
-	}
-	imap_cmd_send(cmd);
-}
-
-static void
-append_start(struct iop *op)
-{
-	struct append_op *a = (struct append_op *)op;
-	struct imap_cmd *cmd;
-
-	if (op->flags & IOP_PIPE) {
-		imap_cmd_send(append_cmd(a, appenduid_done));
-		return;
-	}
-	ims_set_selected(op->conn, NULL);
-	cmd = imap_cmd_new(op->conn->c, IMAP_CMD_SELECT, fallback_step, a);
-	imap_cmd_printf(cmd, "SELECT ");
-	ims_cmd_folder(cmd, op);
-	imap_cmd_send(cmd);
-}
-
-static const struct iop_vt append_vt = {
-    "APPEND", append_start, append_finish, append_destroy, NULL};
-
-/* Read exactly n bytes of fd into a new buffer. */
-static int
-read_body(int fd, size_t n, char **out, struct err *err)
-{
-	char *p = xmalloc(n ? n : 1);
-	size_t got = 0;
-	ssize_t r;
-
-	while (got < n) {
-		r = read(fd, p + got, n - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			free(p);
-			if (r < 0)
-				return err_sys(err, "reading the message");
-			return err_set(err, ERR_MSG,
-			    "message is shorter than its size (%zu of %zu "
-			    "bytes)",
-			    got, n);
-		}
-		got += (size_t)r;
-	}
-	*out = p;
-	return 0;
-}
-
-/* The Message-ID field's value, unfolded and trimmed, or NULL. */
-static char *
-find_msgid(const char *p, size_t n)
-{
-	static const char name[] = "message-id:";
-	size_t i = 0, j, k;
-	struct buf v;
-	char *out = NULL;
-
-	while (i < n && p[i] != '\r' && p[i] != '\n') {
-		for (j = i; j < n && p[j] != '\n'; j++)
-			;
-		if (j - i >= sizeof(name) - 1 &&
-		    strncasecmp(p + i, name, sizeof(name) - 1) == 0)
-			break;
-		i = j + 1;
-	}
-	if (i >= n || p[i] == '\r' || p[i] == '\n')
-		return NULL;
-	buf_init(&v, MSGID_MAX);
-	for (k = i + sizeof(name) - 1; k < n; k++) {
-		if (p[k] == '\r' || p[k] == '\n') {
-			if (p[k] == '\n' && k + 1 < n &&
-			    (p[k + 1] == ' ' || p[k + 1] == '\t'))
-				continue;
-			if (p[k] == '\r')
-				continue;
-			break;
-		}
-		if ((unsigned char)p[k] < 0x20 && p[k] != '\t')
-			goto out;
-		if ((unsigned char)p[k] >= 0x7f || buf_putc(&v, p[k]) == -1)
-			goto out; /* not something to search for */
-	}
-	for (i = 0; i < v.len && (v.data[i] == ' ' || v.data[i] == '\t'); i++)
-		;
-	for (j = v.len;
-	     j > i && (v.data[j - 1] == ' ' || v.data[j - 1] == '\t'); j--)
-		;
-	if (j > i)
-		out = xstrndup(v.data + i, j - i);
-out:
-	buf_release(&v);
-	return out;
-}
-
-static void
-ims_append(struct store *st, const char *folder, const char *flags,
-    int64_t internaldate, const struct store_body *body, store_append_cb *cb,
-    void *arg)
-{
-	struct imap_store *s = (struct imap_store *)st;
-	struct append_op *a = xcalloc(1, sizeof(*a));
-	struct err e;
-
-	ims_op_init(&a->op, s, &append_vt, s->uidplus ? IOP_PIPE : 0);
-	a->cb = cb;
-	a->arg = arg;
-	a->date = internaldate;
-	if (ims_op_folder(&a->op, folder, &e) == -1 ||
-	    flags_arg(flags, &a->flags, &e) == -1)
-		goto out_reject;
-	if (body->size > IMAP_STORE_APPEND_MAX) {
-		err_set(&e, ERR_MSG,
-		    "message too big (%llu bytes; ferry appends at most %u)",
-		    (unsigned long long)body->size, IMAP_STORE_APPEND_MAX);
-		goto out_reject;
-	}
-	a->len = (size_t)body->size;
-	if (read_body(body->fd, a->len, &a->data, &e) == -1)
-		goto out_reject;
-	if (!s->uidplus)
-		a->msgid = find_msgid(a->data, a->len);
-	a->op.mem = a->len;
-	ims_op_submit(&a->op);
-	return;
-out_reject:
-	ims_op_reject(&a->op, &e);
-}
-
-/*
- * Batches, one message at a time (pipelined).
- */
-
-struct batch {
-	struct store_item *items;
-	size_t n, left;
-	store_done_cb *cb;
-	void *arg;
-	struct err err;
-};
-
-struct batch_one {
-	struct batch *b;
-	size_t i;
-};
-
-static void
-batch_one_done(struct batch_one *o, uint32_t uid, const struct err *err)
-{
-	struct batch *b = o->b;
-	struct store_item *it = &b->items[o->i];
-
-	free(o);
-	it->uid = uid;
-	if (err != NULL && err->kind != ERR_NONE) {
-		it->err = *err;
-		if (err->kind != ERR_MSG && err->kind != ERR_LIMIT &&
-		    b->err.kind == ERR_NONE)
-			b->err = *err;
-	}
-	if (--b->left == 0) {
-		b->cb(b->arg, b->err.kind != ERR_NONE ? &b->err : NULL);
-		free(b);
-	}
-}
-
-static void
-batch_fetched(void *arg, const struct err *err)
-{
-	struct batch_one *o = arg;
-
-	batch_one_done(o, o->b->items[o->i].uid, err);
-}
-
-static void
-batch_appended(void *arg, uint32_t uid, const struct err *err)
-{
-	batch_one_done(arg, uid, err);
-}
-
-static struct batch *
-batch_new(struct store_item *items, size_t n, store_done_cb *cb, void *arg)
-{
-	struct batch *b = xcalloc(1, sizeof(*b));
-	size_t i;
-
-	b->items = items;
-	b->n = b->left = n;
-	b->cb = cb;
-	b->arg = arg;
-	for (i = 0; i < n; i++) {
-		items[i].err.kind = ERR_NONE;
-		items[i].err.msg[0] = '\0';
-	}
-	return b;
-}
-
-static struct batch_one *
-batch_at(struct batch *b, size_t i)
-{
-	struct batch_one *o = xcalloc(1, sizeof(*o));
-
-	o->b = b;
-	o->i = i;
-	return o;
+	for (i = 0; i < n; i++)
+		items[i].err = *err;
 }
 
 void
 ims_fetch_batch(struct store *st, const char *folder, struct store_item *items,
     size_t n, store_done_cb *cb, void *arg)
 {
-	struct batch *b = batch_new(items, n, cb, arg);
-	size_t i;
+	struct fetch_op *f = xcalloc(1, sizeof(*f));
+	struct fslot *sl;
+	struct err e;
+	size_t i, k;
 
+	ims_op_init(&f->op, (struct imap_store *)st, &fetch_vt,
+	    IOP_BIND | IOP_SELECT | IOP_PIPE);
+	f->op.no_kind = ERR_MSG;
+	f->cb = cb;
+	f->arg = arg;
+	f->items = items;
+	f->n = n;
+	ims_items_clear(items, n);
 	for (i = 0; i < n; i++)
-		ims_fetch(st, folder, items[i].uid, &items[i].body,
-		    batch_fetched, batch_at(b, i));
-}
-
-void
-ims_append_batch(struct store *st, const char *folder, struct store_item *items,
-    size_t n, store_done_cb *cb, void *arg)
-{
-	struct batch *b = batch_new(items, n, cb, arg);
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		ims_append(st, folder, items[i].flags, items[i].internaldate,
-		    &items[i].body, batch_appended, batch_at(b, i));
+		items[i].body.size = 0;
+	if (ims_op_folder(&f->op, folder, &e) == -1) {
+		items_fail(items, n, &e);
+		ims_op_reject(&f->op, &e);
+		return;
+	}
+	f->slots = xcalloc(n ? n : 1, sizeof(*f->slots));
+	for (i = 0; i < n; i++) {
+		f->slots[i].uid = items[i].uid;
+		f->slots[i].i = i;
+	}
+	sort_array(f->slots, n, sizeof(*f->slots), slot_cmp);
+	for (i = k = 0; i < n; i++) {
+		sl = &f->slots[i];
+		if (sl->uid == 0)
+			err_set(&items[sl->i].err, ERR_MSG, "UID 0");
+		else if (k > 0 && f->slots[k - 1].uid == sl->uid)
+			err_set(&items[sl->i].err, ERR_MSG,
+			    "message UID %u is twice in one fetch", sl->uid);
+		else
+			f->slots[k++] = *sl;
+	}
+	f->nslots = k;
+	if (k == 0)
+		ims_op_reject(&f->op, NULL); /* nothing to ask the server */
+	else
+		ims_op_submit(&f->op);
 }
 
 /*
@@ -1029,7 +882,7 @@ static void
 flags_start(struct iop *op)
 {
 	struct flags_op *f = (struct flags_op *)op;
-	char tail[FLAGS_MAX + 32];
+	char tail[IMS_FLAGS_MAX + 32];
 
 	if (f->add[0] != '\0') {
 		snprintf(tail, sizeof(tail), " +FLAGS.SILENT (%s)", f->add);
@@ -1075,8 +928,8 @@ ims_set_flags(struct store *st, const char *folder, const uint32_t *uids,
 	    IOP_BIND | IOP_SELECT | IOP_PIPE, folder, uids, n, cb, arg);
 	if (f == NULL)
 		return;
-	if (flags_arg(add, &f->add, &e) == -1 ||
-	    flags_arg(remove, &f->remove, &e) == -1) {
+	if (ims_flags_arg(add, &f->add, &e) == -1 ||
+	    ims_flags_arg(remove, &f->remove, &e) == -1) {
 		ims_op_reject(&f->op, &e);
 		return;
 	}

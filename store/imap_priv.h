@@ -3,8 +3,8 @@
  * imap_priv.h - what the files of the IMAP driver share, and nothing
  * else may use: imap_store.c (connections, routing, names),
  * imap_folders.c (list, create, rename, delete), imap_msgs.c (fetch,
- * append, flags, expunge, and the UID-set and date helpers) and
- * imap_scan.c (change detection).
+ * flags, expunge, and the UID-set, date and batch helpers), imap_append.c
+ * (append) and imap_scan.c (change detection).
  *
  * Every store operation is a struct iop (embedded first in a larger
  * struct of its own kind) that goes through these states:
@@ -61,7 +61,6 @@ struct iop {
 	unsigned flags; /* enum iop_flags */
 	char *folder; /* UTF-8, '/'; NULL for none (LIST) */
 	char *srv; /* folder as the server names it, in UTF-8 */
-	size_t mem; /* bytes held while queued (APPEND bodies) */
 	bool started;
 	unsigned cmds; /* ims_cmd() commands in flight */
 	enum err_kind no_kind; /* what a NO to an ims_cmd() means */
@@ -87,7 +86,16 @@ struct iconn {
 	struct iopq running;
 	unsigned nrunning;
 	unsigned nexcl; /* running ops without IOP_PIPE */
-	size_t mem; /* sum of running ops' mem */
+	/*
+	 * Big FETCH bodies (imap_msgs.c): each literal streamed on this
+	 * connection gets a number; one whose UID the response had not named
+	 * yet goes to the spare file until the response says whose it is.
+	 */
+	uint64_t nlit; /* literals streamed so far */
+	int spare_fd; /* -1: none yet */
+	uint64_t spare_lit; /* the literal in it; 0: none */
+	uint64_t spare_len;
+	int spare_errno;
 };
 
 struct imap_store {
@@ -108,6 +116,7 @@ struct imap_store {
 	char delim; /* '\0': the server has none (NIL) */
 	bool utf8; /* UTF8=ACCEPT enabled */
 	bool uidplus;
+	bool multiappend;
 
 	struct iconn *conns;
 	unsigned nconns;
@@ -164,7 +173,7 @@ int ims_name_out(
 int ims_name_in(struct imap_store *, struct str raw, char delim,
     struct buf *out, struct err *);
 
-/* The kinds (imap_folders.c, imap_msgs.c, imap_scan.c). */
+/* The kinds (imap_folders.c, imap_msgs.c, imap_append.c, imap_scan.c). */
 void ims_list(struct store *, store_list_cb *, void *);
 void ims_create(struct store *, const char *, store_done_cb *, void *);
 void ims_rename(
@@ -180,6 +189,8 @@ void ims_set_flags(struct store *, const char *, const uint32_t *, size_t,
     const char *, const char *, store_done_cb *, void *);
 void ims_expunge(struct store *, const char *, const uint32_t *, size_t,
     store_done_cb *, void *);
+/* Close the connection's spare file (imap_msgs.c). */
+void ims_spare_close(struct iconn *);
 
 /* UID sets (imap_msgs.c). */
 struct urange {
@@ -214,5 +225,21 @@ size_t ims_uidset_put(struct buf *, const uint32_t *, size_t n, size_t max);
 int ims_date_parse(struct str, int64_t *out);
 #define IMS_DATE_LEN 27 /* with the NUL */
 void ims_date_format(int64_t, char out[IMS_DATE_LEN]);
+
+/*
+ * A canonical flag string to send, in *out (free it); -1 (ERR_MSG) when
+ * in is not a flag list or names a system flag other than RFC 3501's
+ * five (imap_msgs.c).
+ */
+#define IMS_FLAGS_MAX 4096
+int ims_flags_arg(const char *in, char **out, struct err *);
+
+/*
+ * Batches (imap_msgs.c): clear every item's err; and the error that cut
+ * the batch short, for its callback: the first item error that is not
+ * about that message alone (ERR_MSG, ERR_LIMIT), or NULL.
+ */
+void ims_items_clear(struct store_item *, size_t n);
+const struct err *ims_items_err(const struct store_item *, size_t n);
 
 #endif

@@ -3,8 +3,8 @@
  * imap_store.c - the IMAP store: its connections, how operations are
  * routed to them, and folder names.  The operations themselves are in
  * imap_folders.c (list, create, rename, delete), imap_msgs.c (fetch,
- * append, flags, expunge) and imap_scan.c (changes); imap_priv.h is what
- * they share.
+ * flags, expunge), imap_append.c (append) and imap_scan.c (changes);
+ * imap_priv.h is what they share.
  *
  * Routing.  Each connection has at most one selected folder, and is
  * "bound" to the folder of the last operation that needed one.  A new
@@ -24,8 +24,10 @@
  * every other waiting one on the same folder.  On a connection, queued
  * operations start in order: one at a time, except that operations marked
  * IOP_PIPE (fetch, flags, UIDPLUS expunge and append) are pipelined
- * beside each other once their folder is selected, within bounds on their
- * number and on the bytes of message bodies they hold.
+ * beside each other once their folder is selected, up to MAX_PIPE of
+ * them.  No operation holds message bodies in memory (appends stream them
+ * from their files as the socket takes them, see imap_cmd_literal_fd),
+ * so memory does not bound them.
  *
  * A lost connection is never reused: the client fails the commands in
  * flight, which completes the operations running there with ERR_CONN;
@@ -53,7 +55,6 @@
 #define MAX_CONNS 32
 #define DEFAULT_CONNS 4
 #define MAX_PIPE 16 /* pipelined operations per connection */
-#define PIPE_MEM (16u * 1024 * 1024) /* their bodies' bytes */
 #define SECRET_MAX (64 * 1024)
 
 static void kick(struct iconn *);
@@ -286,7 +287,6 @@ ims_op_done(struct iop *op, const struct err *err)
 			s->busy--;
 		if (!(op->flags & IOP_PIPE))
 			cn->nexcl--;
-		cn->mem -= op->mem;
 		op->started = false;
 	}
 	if (op->failed)
@@ -526,9 +526,7 @@ can_start(const struct iconn *cn, const struct iop *op)
 	if (!(op->flags & IOP_PIPE) || cn->nexcl > 0 ||
 	    cn->nrunning >= MAX_PIPE)
 		return false;
-	if ((op->flags & IOP_SELECT) && !ims_selected(op))
-		return false;
-	return op->mem == 0 || cn->mem + op->mem <= PIPE_MEM;
+	return !(op->flags & IOP_SELECT) || ims_selected(op);
 }
 
 static void
@@ -558,7 +556,6 @@ run(struct iconn *cn, struct iop *op)
 		cn->s->peak_busy = cn->s->busy;
 	if (!(op->flags & IOP_PIPE))
 		cn->nexcl++;
-	cn->mem += op->mem;
 	op->started = true;
 	if (!(op->flags & IOP_SELECT) || ims_selected(op)) {
 		op->vt->start(op);
@@ -618,6 +615,7 @@ reap(void *arg)
 		s->dead = cn->next;
 		s->cmds_dead += imap_client_cmds_sent(cn->c);
 		imap_client_free(cn->c);
+		ims_spare_close(cn);
 		free(cn->bound);
 		free(cn->sel);
 		free(cn);
@@ -696,11 +694,12 @@ conn_setup(struct imap_store *s, struct imap_client *c, struct err *err)
 		return -1;
 	s->utf8 = imap_is_enabled(c, "UTF8=ACCEPT");
 	s->uidplus = imap_has_cap(c, "UIDPLUS");
+	s->multiappend = imap_has_cap(c, "MULTIAPPEND");
 	s->connected = true;
-	log_debug("%s: delimiter '%c', QRESYNC %s, UIDPLUS %s", s->base.name,
-	    s->delim ? s->delim : ' ',
+	log_debug("%s: delimiter '%c', QRESYNC %s, UIDPLUS %s, MULTIAPPEND %s",
+	    s->base.name, s->delim ? s->delim : ' ',
 	    imap_is_enabled(c, "QRESYNC") ? "on" : "off",
-	    s->uidplus ? "yes" : "no");
+	    s->uidplus ? "yes" : "no", s->multiappend ? "yes" : "no");
 	return 0;
 }
 
@@ -731,6 +730,7 @@ conn_open(struct imap_store *s, struct err *err)
 
 	cn->s = s;
 	cn->id = ++s->opened;
+	cn->spare_fd = -1;
 	snprintf(label, sizeof(label), "%s#%u", s->base.name, cn->id);
 	o.name = label;
 	cn->c = imap_client_new(s->base.loop, &o);
@@ -828,6 +828,7 @@ imap_free(struct store *st)
 	while ((cn = s->dead) != NULL) {
 		s->dead = cn->next;
 		imap_client_free(cn->c);
+		ims_spare_close(cn);
 		free(cn->bound);
 		free(cn->sel);
 		free(cn);
@@ -896,9 +897,6 @@ imap_store_new(struct loop *loop, const char *name,
 	co->ca_file = s->ca_file = dup_or_null(co->ca_file);
 	co->fingerprint = s->fingerprint = dup_or_null(co->fingerprint);
 	co->tls_name = s->tls_name = dup_or_null(co->tls_name);
-	/* One APPEND literal must fit in the write queue (see conn.h). */
-	if (co->max_wqueue < IMAP_STORE_APPEND_MAX + PIPE_MEM + 65536)
-		co->max_wqueue = IMAP_STORE_APPEND_MAX + PIPE_MEM + 65536;
 	if (opts->client.limits != NULL) {
 		s->limits = *opts->client.limits;
 		s->copts.limits = &s->limits;

@@ -24,9 +24,15 @@
  * operations may run meanwhile.  Operations issued before store_connect()
  * fail with ERR_CONFIG.
  *
- * store_append() reads the whole body into memory when it is called (at
- * most IMAP_STORE_APPEND_MAX bytes; a bigger one is ERR_MSG): callers
- * bound how many appends they keep outstanding.
+ * Bodies: a fetch batch is one UID FETCH over the batch's UID set (more
+ * only when the set is too long for one line), each body written to its
+ * item's file as it arrives.  An append batch is as few MULTIAPPEND
+ * commands as the server allows (with UIDPLUS), or pipelined APPENDs, or
+ * without UIDPLUS one APPEND at a time; bodies are read from the items'
+ * files while they are sent (pread from where each file was when the
+ * batch was submitted), never held whole in memory, so those files must
+ * stay open and unchanged until the batch's callback.  A message above
+ * IMAP_STORE_APPEND_MAX bytes is ERR_MSG for that item.
  */
 #ifndef FERRY_IMAP_STORE_H
 #define FERRY_IMAP_STORE_H
@@ -40,7 +46,7 @@ struct err;
 struct loop;
 struct store;
 
-/* The largest message store_append() sends. */
+/* The largest message an append sends. */
 #define IMAP_STORE_APPEND_MAX (64u * 1024 * 1024)
 
 struct imap_store_opts {

@@ -228,7 +228,8 @@ void store_append(struct store *, const char *folder, const char *flags,
  * Batches: items[0..n) with their results in items[i].err (see struct
  * store_item); the items must stay put until the callback, whose err is
  * NULL or the error that cut the batch short (not about one message).
- * Items and the strings they point to must stay put until then too.
+ * Items, the strings they point to and their open files must stay put
+ * until then too (an IMAP append reads each body while it is sent).
  * A driver does a batch in as few round trips as it can (one UID FETCH
  * over a UID set; MULTIAPPEND), and a Maildir append batch syncs its
  * files to disk in one round: when the callback reports an item done,

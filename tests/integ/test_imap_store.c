@@ -4,18 +4,25 @@
  * listing (with and without LIST-STATUS), each change-detection path
  * (QRESYNC, CONDSTORE, full) seeing new messages, flag changes and
  * expunges made by a second client, append with and without UIDPLUS,
- * fetch of small and big bodies, flags over large UID sets, exact
- * expunges, several connections at once, and folder operations.
+ * fetch of small and big bodies, fetch and append batches (one UID FETCH,
+ * MULTIAPPEND, the fallbacks, per-message refusals), flags over large UID
+ * sets, exact expunges, several connections at once, and folder
+ * operations.  A scripted server in a child process plays what Dovecot
+ * will not: a UID after a big body, no LITERAL+, a connection dropped.
  *
  * Each test works in folders of its own ("IS-..."), since the users are
  * shared by every test of the run.  Changes "by a second client" are made
  * with a plain imap_client on the same loop.
  */
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -455,8 +462,8 @@ append(struct ctx *x, const char *folder, const char *flags, const void *msg,
 	body.fd = temp_file("append", msg, len);
 	body.size = len;
 	store_append(x->s, folder, flags, date_val, &body, append_cb, &r);
+	RUN_OK(x, r); /* the body is read while it is sent */
 	close(body.fd);
-	RUN_OK(x, r);
 	return r.uid;
 }
 
@@ -541,6 +548,820 @@ test_uidsets(void)
 	ims_ranges_release(&r);
 	buf_release(&b);
 	free(v);
+}
+
+/*
+ * Batches.
+ */
+
+/* A body of about size bytes, the i-th of a test, with a Message-ID. */
+static void
+make_body(struct buf *b, const char *tag, int i, size_t size)
+{
+	size_t line;
+
+	buf_reset(b);
+	if (buf_printf(b,
+		"From: Alice <alice@example.org>\r\n"
+		"Message-ID: <%d.%s@test>\r\n"
+		"Subject: batch message %d of %s\r\n\r\n",
+		i, tag, i, tag) == -1)
+		abort();
+	for (line = 0; b->len < size; line++)
+		if (buf_printf(b, "line %zu of message %d, %s\r\n", line, i,
+			tag) == -1)
+			abort();
+}
+
+struct batch_msg {
+	struct buf body;
+	char flags[128];
+	int64_t date;
+};
+
+/*
+ * n messages for tag: every seventh above the parser's inline limit (or
+ * the big-th one of big bytes), flags and dates of every kind.
+ */
+static struct batch_msg *
+batch_msgs(const char *tag, int n, size_t big)
+{
+	static const char *const flags[] = {"\\Seen", "$Label1 \\Flagged", "",
+	    "$Work \\Answered \\Draft", "\\Deleted \\Seen $Junk"};
+	struct batch_msg *m = calloc((size_t)n, sizeof(*m));
+	int i;
+
+	for (i = 0; i < n; i++) {
+		buf_init(&m[i].body, BUF_NOMAX);
+		make_body(&m[i].body, tag, i,
+		    big && i % 10 == 5 ? big
+		    : i % 7 == 3       ? 70 * 1024 + (size_t)i * 100
+				       : 200 + (size_t)i * 10);
+		snprintf(m[i].flags, sizeof(m[i].flags), "%s", flags[i % 5]);
+		m[i].date = date_val - (int64_t)i * 86400 - i * 37;
+	}
+	return m;
+}
+
+static void
+batch_msgs_free(struct batch_msg *m, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		buf_release(&m[i].body);
+	free(m);
+}
+
+/* The second client appends m[0..n) to folder (created), UIDs 1..n. */
+static void
+seed_msgs(struct ctx *x, const char *folder, const struct batch_msg *m, int n)
+{
+	struct count cnt = {0, 0};
+	struct err e;
+	int i;
+
+	other(x, "CREATE \"%s\"", folder);
+	for (i = 0; i < n; i++) {
+		struct imap_cmd *cmd =
+		    imap_cmd_new(x->other, 0, count_done, &cnt);
+
+		imap_cmd_printf(
+		    cmd, "APPEND \"%s\" () \"%s\" ", folder, date_str);
+		imap_cmd_literal(cmd, m[i].body.data, m[i].body.len);
+		imap_cmd_send(cmd);
+	}
+	if (imap_client_drain(x->other, &e) == -1)
+		t_fail(__FILE__, __LINE__, "seed: %s", e.msg);
+	T_EQ_INT(cnt.ok, n);
+}
+
+/* The file holds exactly want. */
+static void
+fd_equals(int fd, const struct buf *want)
+{
+	char *got = malloc(want->len + 1);
+	ssize_t n;
+
+	T_EQ_INT(lseek(fd, 0, SEEK_SET), 0);
+	n = read(fd, got, want->len + 1);
+	T_EQ_INT(n, (ssize_t)want->len);
+	T_EQ_MEM(got, want->len, want->data, want->len);
+	free(got);
+}
+
+/* Fetch uids[0..n) of folder in one batch into fresh files. */
+static struct store_item *
+fetch_batch(struct ctx *x, const char *folder, const uint32_t *uids, size_t n,
+    struct done_res *r)
+{
+	struct store_item *it = calloc(n, sizeof(*it));
+	char name[32];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "fetch%zu", i);
+		it[i].uid = uids[i];
+		it[i].body.fd = temp_file(name, "", 0);
+		it[i].body.size = 12345;
+	}
+	memset(r, 0, sizeof(*r));
+	store_fetch_batch(x->s, folder, it, n, done_cb, r);
+	T_ASSERT(!r->done); /* never from inside the call */
+	run_until(x->loop, &r->done);
+	return it;
+}
+
+static void
+items_close(struct store_item *it, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		close(it[i].body.fd);
+	free(it);
+}
+
+/*
+ * 40 messages, some above the inline limit (so they stream through the
+ * sink), asked for in a shuffled order with a UID that does not exist:
+ * SELECT and one UID FETCH.
+ */
+#define N 40
+static void
+test_fetch_batch(void)
+{
+	struct batch_msg *m = batch_msgs("IS-FetchBatch", N, 0);
+	struct store_item *it;
+	struct done_res r;
+	uint32_t uids[N + 1];
+	uint64_t before;
+	struct ctx x;
+	size_t i;
+
+	open_ctx(&x, "alice", 1, NULL);
+	seed_msgs(&x, "IS-FetchBatch", m, N);
+	for (i = 0; i < N; i++)
+		uids[i] = (uint32_t)((i * 17) % N + 1);
+	uids[N] = 4000;
+	uids[N / 2] ^= uids[N];
+	uids[N] ^= uids[N / 2];
+	uids[N / 2] ^= uids[N]; /* the missing one in the middle */
+	before = imap_store_commands_sent(x.s);
+	it = fetch_batch(&x, "IS-FetchBatch", uids, N + 1, &r);
+	T_ASSERT(!r.failed);
+	T_EQ_INT(imap_store_commands_sent(x.s) - before, 2);
+	for (i = 0; i <= N; i++) {
+		if (it[i].uid == 4000) {
+			T_EQ_INT(it[i].err.kind, ERR_MSG);
+			T_ASSERT(strstr(it[i].err.msg, "no longer") != NULL);
+			T_EQ_INT(it[i].body.size, 0);
+			continue;
+		}
+		T_EQ_INT(it[i].err.kind, ERR_NONE);
+		T_EQ_INT(it[i].body.size, m[it[i].uid - 1].body.len);
+		fd_equals(it[i].body.fd, &m[it[i].uid - 1].body);
+	}
+	items_close(it, N + 1);
+
+	/* UID 0 and a UID twice: refused alone; a batch of none is fine. */
+	uids[0] = 0;
+	uids[1] = 3;
+	uids[2] = 3;
+	it = fetch_batch(&x, "IS-FetchBatch", uids, 3, &r);
+	T_ASSERT(!r.failed);
+	T_EQ_INT(it[0].err.kind, ERR_MSG);
+	T_EQ_INT(it[1].err.kind, ERR_NONE);
+	fd_equals(it[1].body.fd, &m[2].body);
+	T_EQ_INT(it[2].err.kind, ERR_MSG);
+	items_close(it, 3);
+	it = fetch_batch(&x, "IS-FetchBatch", uids, 0, &r);
+	T_ASSERT(!r.failed);
+	free(it);
+	/* A folder that is not there: NO to the SELECT, for all. */
+	uids[2] = 4;
+	it = fetch_batch(&x, "IS-FetchBatch-None", uids + 1, 2, &r);
+	T_ASSERT(r.failed);
+	T_EQ_INT(r.err.kind, ERR_BOX);
+	T_EQ_INT(it[0].err.kind, ERR_BOX);
+	T_EQ_INT(it[1].err.kind, ERR_BOX);
+	items_close(it, 2);
+	close_ctx(&x);
+	batch_msgs_free(m, N);
+}
+#undef N
+
+/* Append m[0..n) to folder in one batch; the items, files still open. */
+static struct store_item *
+append_batch(struct ctx *x, const char *folder, const struct batch_msg *m,
+    size_t n, struct done_res *r)
+{
+	struct store_item *it = calloc(n, sizeof(*it));
+	char name[32];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "append%zu", i);
+		it[i].flags = m[i].flags;
+		it[i].internaldate = m[i].date;
+		it[i].body.fd = temp_file(name, m[i].body.data, m[i].body.len);
+		it[i].body.size = m[i].body.len;
+		it[i].uid = 77;
+	}
+	memset(r, 0, sizeof(*r));
+	store_append_batch(x->s, folder, it, n, done_cb, r);
+	T_ASSERT(!r->done);
+	run_until(x->loop, &r->done);
+	return it;
+}
+
+/* What the items say arrived is there: bodies, flags, dates, UIDs. */
+static void
+check_appended(struct ctx *x, const char *folder, const struct batch_msg *m,
+    const struct store_item *app, size_t n)
+{
+	struct store_since since;
+	const struct scan_msg *sm;
+	struct store_item *it;
+	struct scan_res *sr;
+	struct done_res r;
+	uint32_t *uids = calloc(n, sizeof(*uids));
+	char want[128];
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++)
+		if (app[i].err.kind == ERR_NONE)
+			uids[k++] = app[i].uid;
+	it = fetch_batch(x, folder, uids, k, &r);
+	T_ASSERT(!r.failed);
+	memset(&since, 0, sizeof(since));
+	sr = scan(x, folder, &since);
+	T_EQ_INT(sr->n, k);
+	for (i = 0, k = 0; i < n; i++) {
+		if (app[i].err.kind != ERR_NONE)
+			continue;
+		T_EQ_INT(it[k].err.kind, ERR_NONE);
+		fd_equals(it[k++].body.fd, &m[i].body);
+		sm = find_msg(sr, app[i].uid);
+		T_ASSERT(sm != NULL);
+		T_EQ_INT(store_flags_norm(m[i].flags, want, sizeof(want)), 0);
+		T_EQ_STR(sm->flags, want);
+		T_EQ_INT(sm->date, m[i].date);
+		T_EQ_INT(sm->size, m[i].body.len);
+	}
+	free(sr);
+	items_close(it, k);
+	free(uids);
+}
+
+/*
+ * 30 messages, three of 1.5 MB: with MULTIAPPEND two commands (at most
+ * 4 MB of literals each), without it one per message, without UIDPLUS
+ * four per message; each way the UIDs come back in order.
+ */
+#define N 30
+static void
+append_batch_story(const char *disable, const char *folder, int cmds)
+{
+	struct batch_msg *m = batch_msgs(folder, N, 1536 * 1024);
+	struct store_item *it;
+	struct done_res r;
+	uint64_t before;
+	struct ctx x;
+	size_t i;
+
+	open_ctx(&x, "bob", 1, disable);
+	folder_op(&x, "create", folder, NULL);
+	before = imap_store_commands_sent(x.s);
+	it = append_batch(&x, folder, m, N, &r);
+	T_ASSERT(!r.failed);
+	T_EQ_INT(imap_store_commands_sent(x.s) - before, cmds);
+	for (i = 0; i < N; i++) {
+		T_EQ_INT(it[i].err.kind, ERR_NONE);
+		T_EQ_INT(it[i].uid, i + 1);
+	}
+	check_appended(&x, folder, m, it, N);
+	items_close(it, N);
+	T_EQ_INT(imap_store_connections_opened(x.s), 1);
+	close_ctx(&x);
+	batch_msgs_free(m, N);
+}
+#undef N
+
+static void
+test_append_batch_multi(void)
+{
+	append_batch_story(NULL, "IS-Multiappend", 2);
+}
+
+static void
+test_append_batch_pipelined(void)
+{
+	append_batch_story("MULTIAPPEND", "IS-AppendPipe", 30);
+}
+
+static void
+test_append_batch_no_uidplus(void)
+{
+	append_batch_story("UIDPLUS", "IS-AppendNoUidplus", 4 * 30);
+}
+
+/*
+ * Messages Dovecot refuses (an empty one, a keyword too long) make it
+ * refuse the whole MULTIAPPEND; sent again one by one, each gets its own
+ * answer.  A flag no server takes never leaves: Dovecot would say BAD
+ * before reading the literal, and read the message as commands.
+ */
+#define N 6
+static void
+append_refused(const char *disable, const char *folder)
+{
+	struct batch_msg *m = batch_msgs(folder, N, 0);
+	struct store_item *it;
+	struct done_res r;
+	struct ctx x;
+	size_t i;
+
+	buf_reset(&m[1].body);
+	memset(m[3].flags, 'k', 100);
+	m[3].flags[100] = '\0';
+	snprintf(m[4].flags, sizeof(m[4].flags), "\\Seen \\Important");
+	open_ctx(&x, "carol", 1, disable);
+	folder_op(&x, "create", folder, NULL);
+	it = append_batch(&x, folder, m, N, &r);
+	T_ASSERT(!r.failed);
+	for (i = 0; i < N; i++)
+		T_EQ_INT(it[i].err.kind,
+		    i == 1 || i == 3 || i == 4 ? ERR_MSG : ERR_NONE);
+	T_ASSERT(strstr(it[1].err.msg, "zero byte") != NULL);
+	T_ASSERT(strstr(it[3].err.msg, "Keyword") != NULL);
+	T_ASSERT(strstr(it[4].err.msg, "\\Important") != NULL);
+	T_ASSERT(it[0].uid != 0 && it[2].uid != 0 && it[5].uid != 0);
+	check_appended(&x, folder, m, it, N);
+	items_close(it, N);
+	T_EQ_INT(imap_store_connections_opened(x.s), 1);
+
+	/* A folder that is not there: ERR_BOX for all, and the batch. */
+	it = append_batch(&x, "IS-No-Such-Folder", m, 3, &r);
+	T_ASSERT(r.failed);
+	T_EQ_INT(r.err.kind, ERR_BOX);
+	for (i = 0; i < 3; i++)
+		T_EQ_INT(it[i].err.kind, ERR_BOX);
+	items_close(it, 3);
+	close_ctx(&x);
+	batch_msgs_free(m, N);
+}
+#undef N
+
+static void
+test_append_batch_refused(void)
+{
+	append_refused(NULL, "IS-AppendRefused");
+	append_refused("MULTIAPPEND", "IS-AppendRefused2");
+	append_refused("UIDPLUS", "IS-AppendRefused3");
+}
+
+/*
+ * A scripted server on a socket, in a child process, for what Dovecot
+ * will not do: put the UID after a big BODY[] literal, so that the store
+ * learns whose body it was only once it is all in.
+ */
+
+#define FAKE_CAPS "IMAP4rev1 LITERAL+ UIDPLUS"
+
+/* The test body of UID uid, size bytes (no header needed). */
+static void
+fake_body(struct buf *b, uint32_t uid, size_t size)
+{
+	size_t i;
+
+	buf_reset(b);
+	for (i = 0; b->len < size; i++)
+		if (buf_printf(b, "uid %u line %zu\r\n", uid, i) == -1)
+			abort();
+	buf_truncate(b, size);
+}
+
+static void
+fake_write(int fd, const char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0 && (w = write(fd, p, n)) > 0) {
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static void fake_say(int fd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+fake_say(int fd, const char *fmt, ...)
+{
+	char out[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(out, sizeof(out), fmt, ap);
+	va_end(ap);
+	fake_write(fd, out, (size_t)n);
+}
+
+/* "* seq FETCH (" [UID uid SP] "BODY[] {n}" body [SP UID uid] ")". */
+static void
+fake_fetch(int fd, unsigned seq, uint32_t uid, size_t size, bool uid_first)
+{
+	struct buf b;
+
+	buf_init(&b, BUF_NOMAX);
+	fake_body(&b, uid, size);
+	if (uid_first)
+		fake_say(
+		    fd, "* %u FETCH (UID %u BODY[] {%zu}\r\n", seq, uid, size);
+	else
+		fake_say(fd, "* %u FETCH (BODY[] {%zu}\r\n", seq, size);
+	fake_write(fd, b.data, b.len);
+	if (uid_first)
+		fake_say(fd, ")\r\n");
+	else
+		fake_say(fd, " UID %u)\r\n", uid);
+	buf_release(&b);
+}
+
+/*
+ * The answers to the UID FETCH commands, once all are in: tags[0] is
+ * the first sent.
+ *   script 1: one batch of 7, 8, 9 and 3 (which is gone);
+ *   script 2: batches {7} and {8}; 8's body comes first, unnamed, so
+ *             the older fetch's sink holds it for the other one;
+ *   script 4: 7's body, then the connection drops.
+ */
+static void
+fake_fetches(int fd, int script, char (*tags)[16])
+{
+	if (script == 1) {
+		fake_fetch(fd, 1, 7, 100000, false);
+		fake_say(fd, "* 2 FETCH (FLAGS (\\Seen) UID 8)\r\n");
+		fake_fetch(fd, 2, 8, 70000, true);
+		fake_fetch(fd, 3, 9, 5, false);
+		fake_say(fd, "%s OK done\r\n", tags[0]);
+		return;
+	}
+	if (script == 4) {
+		fake_fetch(fd, 1, 7, 5, true);
+		_exit(0); /* the connection drops */
+	}
+	fake_fetch(fd, 2, 8, 90000, false);
+	fake_say(fd, "%s OK done\r\n", tags[1]);
+	fake_fetch(fd, 1, 7, 80000, false);
+	fake_say(fd, "%s OK done\r\n", tags[0]);
+}
+
+/*
+ * One command into b, its literals included (a "+" for each that waits
+ * for one); false at the end of the input.
+ */
+static bool
+fake_command(int fd, struct buf *b)
+{
+	unsigned long n;
+	char ch, *brace, *end;
+
+	buf_reset(b);
+	for (;;) {
+		while (read(fd, &ch, 1) == 1)
+			if (buf_putc(b, ch) == -1 || ch == '\n')
+				break;
+		if (b->len < 2 || b->data[b->len - 1] != '\n')
+			return false;
+		if (b->len < 3 || b->data[b->len - 3] != '}' ||
+		    (brace = strrchr(b->data, '{')) == NULL)
+			return true;
+		n = strtoul(brace + 1, &end, 10);
+		if (*end != '+')
+			fake_say(fd, "+ go on\r\n");
+		while (n-- > 0 && read(fd, &ch, 1) == 1)
+			if (buf_putc(b, ch) == -1)
+				return false;
+	}
+}
+
+/*
+ * The child: one connection, until LOGOUT.  Scripts 1 and 2 are for
+ * fetches (fake_fetches); script 3 has no LITERAL+ and answers the first
+ * APPEND with three UIDs, the next one with one, whatever they hold (the
+ * APPEND commands go to the file named log); script 4 drops the
+ * connection at the first APPEND; script 5 says BAD to every APPEND.
+ */
+static void
+fake_serve(int lfd, int script, int nfetch, const char *log)
+{
+	const char *caps =
+	    script == 3 ? "IMAP4rev1 UIDPLUS MULTIAPPEND" : FAKE_CAPS;
+	char tags[4][16], *cmd;
+	int fd = accept(lfd, NULL, NULL), nf = 0, na = 0;
+	int logfd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	struct buf b;
+
+	buf_init(&b, 1024 * 1024);
+	fake_say(fd, "* OK [CAPABILITY %s] fake\r\n", caps);
+	while (fake_command(fd, &b) && (cmd = strchr(b.data, ' ')) != NULL) {
+		*cmd++ = '\0';
+		if (strncmp(cmd, "LOGIN", 5) == 0)
+			fake_say(
+			    fd, "%s OK [CAPABILITY %s] in\r\n", b.data, caps);
+		else if (strncmp(cmd, "LIST", 4) == 0)
+			fake_say(
+			    fd, "* LIST () \"/\" \"\"\r\n%s OK\r\n", b.data);
+		else if (strncmp(cmd, "SELECT", 6) == 0)
+			fake_say(fd,
+			    "* 3 EXISTS\r\n* OK [UIDVALIDITY 5] v\r\n"
+			    "* OK [UIDNEXT 20] n\r\n%s OK [READ-WRITE] s\r\n",
+			    b.data);
+		else if (strncmp(cmd, "UID FETCH", 9) == 0 && nf < 4) {
+			snprintf(tags[nf], sizeof(tags[nf]), "%.15s", b.data);
+			if (++nf == nfetch)
+				fake_fetches(fd, script, tags);
+		} else if (strncmp(cmd, "APPEND", 6) == 0 && script == 4)
+			break;
+		else if (strncmp(cmd, "APPEND", 6) == 0 && script == 5)
+			fake_say(fd, "%s BAD no such flag\r\n", b.data);
+		else if (strncmp(cmd, "APPEND", 6) == 0) {
+			fake_write(logfd, cmd, b.len - (size_t)(cmd - b.data));
+			fake_say(fd, "%s OK [APPENDUID 5 %s] done\r\n", b.data,
+			    na++ == 0 ? "20:22" : "30");
+		} else if (strncmp(cmd, "LOGOUT", 6) == 0) {
+			fake_say(fd, "* BYE bye\r\n%s OK\r\n", b.data);
+			break;
+		} else
+			fake_say(fd, "%s OK\r\n", b.data);
+	}
+	_exit(0);
+}
+
+static int
+fake_secret(void *arg, struct buf *out, struct err *err)
+{
+	(void)arg;
+	(void)err;
+	return buf_puts(out, "pw");
+}
+
+/* A store connected to a fake server running script; *pid its child. */
+static struct store *
+fake_store(struct loop *loop, int script, int nfetch, pid_t *pid)
+{
+	struct sockaddr_in sa;
+	socklen_t salen = sizeof(sa);
+	struct imap_store_opts o;
+	struct store *s;
+	char port[16], log[4096];
+	struct err e;
+	int lfd;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	T_ASSERT(lfd >= 0);
+	T_EQ_INT(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	T_EQ_INT(listen(lfd, 1), 0);
+	T_EQ_INT(getsockname(lfd, (struct sockaddr *)&sa, &salen), 0);
+	snprintf(port, sizeof(port), "%u", ntohs(sa.sin_port));
+	snprintf(log, sizeof(log), "%s/fake-append", t_tmpdir());
+	if ((*pid = fork()) == 0)
+		fake_serve(lfd, script, nfetch, log);
+	close(lfd);
+	memset(&o, 0, sizeof(o));
+	o.client.conn.host = "127.0.0.1";
+	o.client.conn.port = port;
+	o.client.conn.tls = CONN_TLS_NONE;
+	o.client.conn.timeout_ms = 5000;
+	o.client.allow_plaintext = true;
+	o.user = "u";
+	o.get_secret = fake_secret;
+	o.connections = 1;
+	s = imap_store_new(loop, "fake", &o, &e);
+	T_ASSERT(s != NULL);
+	if (store_connect(s, &e) == -1)
+		t_fail(__FILE__, __LINE__, "store_connect: %s", e.msg);
+	return s;
+}
+
+static void
+fake_item_equals(const struct store_item *it, uint32_t uid, size_t size)
+{
+	struct buf want;
+
+	buf_init(&want, BUF_NOMAX);
+	fake_body(&want, uid, size);
+	T_EQ_INT(it->err.kind, ERR_NONE);
+	T_EQ_INT(it->body.size, size);
+	fd_equals(it->body.fd, &want);
+	buf_release(&want);
+}
+
+static void
+test_fetch_uid_after_body(void)
+{
+	struct store_item it[4], a, b;
+	struct done_res r, ra, rb;
+	struct loop *loop = loop_new();
+	struct store *s;
+	pid_t pid;
+	size_t i;
+
+	memset(it, 0, sizeof(it));
+	it[0].uid = 3;
+	it[1].uid = 9;
+	it[2].uid = 8;
+	it[3].uid = 7;
+	for (i = 0; i < 4; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "fake%zu", i);
+		it[i].body.fd = temp_file(name, "", 0);
+	}
+	s = fake_store(loop, 1, 1, &pid);
+	memset(&r, 0, sizeof(r));
+	store_fetch_batch(s, "INBOX", it, 4, done_cb, &r);
+	run_until(loop, &r.done);
+	T_ASSERT(!r.failed);
+	T_EQ_INT(it[0].err.kind, ERR_MSG);
+	fake_item_equals(&it[1], 9, 5);
+	fake_item_equals(&it[2], 8, 70000);
+	fake_item_equals(&it[3], 7, 100000);
+	for (i = 0; i < 4; i++)
+		close(it[i].body.fd);
+	store_free(s);
+	T_EQ_INT(waitpid(pid, NULL, 0), pid);
+
+	/* Two batches in flight; the second's body comes first, unnamed. */
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	a.uid = 7;
+	b.uid = 8;
+	a.body.fd = temp_file("fake-a", "", 0);
+	b.body.fd = temp_file("fake-b", "", 0);
+	s = fake_store(loop, 2, 2, &pid);
+	memset(&ra, 0, sizeof(ra));
+	memset(&rb, 0, sizeof(rb));
+	store_fetch_batch(s, "INBOX", &a, 1, done_cb, &ra);
+	store_fetch_batch(s, "INBOX", &b, 1, done_cb, &rb);
+	run_until(loop, &ra.done);
+	run_until(loop, &rb.done);
+	T_ASSERT(!ra.failed && !rb.failed);
+	fake_item_equals(&a, 7, 80000);
+	fake_item_equals(&b, 8, 90000);
+	close(a.body.fd);
+	close(b.body.fd);
+	store_free(s);
+	T_EQ_INT(waitpid(pid, NULL, 0), pid);
+	loop_free(loop);
+}
+
+/* A connection lost in the middle: the rest of the batch, and the batch. */
+static void
+test_batch_lost_connection(void)
+{
+	struct store_item it[3];
+	struct loop *loop = loop_new();
+	struct done_res r;
+	struct store *s;
+	pid_t pid;
+	size_t i;
+
+	memset(it, 0, sizeof(it));
+	for (i = 0; i < 3; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "lost%zu", i);
+		it[i].uid = (uint32_t)(7 + i);
+		it[i].body.fd = temp_file(name, "", 0);
+	}
+	s = fake_store(loop, 4, 1, &pid);
+	memset(&r, 0, sizeof(r));
+	store_fetch_batch(s, "INBOX", it, 3, done_cb, &r);
+	run_until(loop, &r.done);
+	T_ASSERT(r.failed);
+	T_EQ_INT(r.err.kind, ERR_CONN);
+	fake_item_equals(&it[0], 7, 5);
+	T_EQ_INT(it[1].err.kind, ERR_CONN);
+	T_EQ_INT(it[2].err.kind, ERR_CONN);
+	store_free(s);
+	T_EQ_INT(waitpid(pid, NULL, 0), pid);
+
+	/* The same with an append batch: nothing is known of any of it. */
+	T_EQ_INT(lseek(it[0].body.fd, 0, SEEK_SET), 0);
+	s = fake_store(loop, 4, 1, &pid);
+	memset(&r, 0, sizeof(r));
+	store_append_batch(s, "INBOX", it, 1, done_cb, &r);
+	run_until(loop, &r.done);
+	T_ASSERT(r.failed);
+	T_EQ_INT(r.err.kind, ERR_CONN);
+	T_EQ_INT(it[0].err.kind, ERR_CONN);
+	T_EQ_INT(it[0].uid, 0);
+	store_free(s);
+	T_EQ_INT(waitpid(pid, NULL, 0), pid);
+
+	/*
+	 * A BAD to an APPEND whose {n+} literal the server may not have
+	 * read: that message failed, and nothing more goes on that link.
+	 */
+	T_EQ_INT(lseek(it[0].body.fd, 0, SEEK_SET), 0);
+	close(it[1].body.fd);
+	it[1] = it[0];
+	it[1].body.fd = dup(it[0].body.fd);
+	s = fake_store(loop, 5, 1, &pid);
+	memset(&r, 0, sizeof(r));
+	store_append_batch(s, "INBOX", it, 2, done_cb, &r);
+	run_until(loop, &r.done);
+	T_ASSERT(r.failed);
+	T_EQ_INT(r.err.kind, ERR_CONN);
+	T_EQ_INT(it[0].err.kind, ERR_MSG);
+	T_ASSERT(strstr(it[0].err.msg, "BAD") != NULL);
+	T_EQ_INT(it[1].err.kind, ERR_CONN);
+	store_free(s);
+	T_EQ_INT(waitpid(pid, NULL, 0), pid);
+	for (i = 0; i < 3; i++)
+		close(it[i].body.fd);
+	loop_free(loop);
+}
+
+/*
+ * MULTIAPPEND without LITERAL+: each literal waits for its "+", and is
+ * read from its file only then.  An APPENDUID that names fewer UIDs than
+ * messages leaves them 0.
+ */
+static void
+test_multiappend_sync_literals(void)
+{
+	static const size_t sizes[3] = {5000, 70000, 10};
+	struct store_item it[3];
+	struct buf want, body;
+	struct loop *loop = loop_new();
+	struct done_res r;
+	struct store *s;
+	char path[4096], *got;
+	pid_t pid;
+	ssize_t n;
+	size_t i;
+	int fd;
+
+	memset(it, 0, sizeof(it));
+	buf_init(&want, BUF_NOMAX);
+	buf_init(&body, BUF_NOMAX);
+	T_EQ_INT(buf_puts(&want, "APPEND INBOX"), 0);
+	for (i = 0; i < 3; i++) {
+		char name[16];
+
+		fake_body(&body, (uint32_t)i, sizes[i]);
+		snprintf(name, sizeof(name), "multi%zu", i);
+		it[i].body.fd = temp_file(name, body.data, body.len);
+		it[i].body.size = body.len;
+		it[i].flags = i == 1 ? "\\Seen" : "";
+		it[i].internaldate = i == 2 ? date_val : 0;
+		T_EQ_INT(buf_printf(&want, " (%s) %s{%zu}\r\n", it[i].flags,
+			     i == 2 ? "\"02-Nov-2026 09:00:00 +0000\" " : "",
+			     body.len),
+		    0);
+		T_EQ_INT(buf_append(&want, body.data, body.len), 0);
+	}
+	T_EQ_INT(buf_puts(&want, "\r\n"), 0);
+	s = fake_store(loop, 3, 0, &pid);
+	memset(&r, 0, sizeof(r));
+	store_append_batch(s, "INBOX", it, 3, done_cb, &r);
+	run_until(loop, &r.done);
+	T_ASSERT(!r.failed);
+	for (i = 0; i < 3; i++) {
+		T_EQ_INT(it[i].err.kind, ERR_NONE);
+		T_EQ_INT(it[i].uid, 20 + i);
+	}
+	memset(&r, 0, sizeof(r));
+	store_append_batch(s, "INBOX", it, 2, done_cb, &r);
+	run_until(loop, &r.done);
+	T_ASSERT(!r.failed);
+	T_EQ_INT(it[0].err.kind, ERR_NONE);
+	T_EQ_INT(it[0].uid, 0);
+	T_EQ_INT(it[1].uid, 0);
+	store_free(s);
+	T_EQ_INT(waitpid(pid, NULL, 0), pid);
+	snprintf(path, sizeof(path), "%s/fake-append", t_tmpdir());
+	fd = open(path, O_RDONLY);
+	T_ASSERT(fd >= 0);
+	got = malloc(want.len + 1);
+	n = read(fd, got, want.len + 1);
+	T_ASSERT(n >= (ssize_t)want.len);
+	T_EQ_MEM(got, want.len, want.data, want.len);
+	free(got);
+	close(fd);
+	for (i = 0; i < 3; i++)
+		close(it[i].body.fd);
+	buf_release(&want);
+	buf_release(&body);
+	loop_free(loop);
 }
 
 static void
@@ -1138,6 +1959,16 @@ static const struct t_case cases[] = {
     {"scan: many known UIDs", test_scan_many_known},
     {"append and fetch", test_append_fetch},
     {"append without UIDPLUS", test_append_without_uidplus},
+    {"fetch batch: one UID FETCH, any order", test_fetch_batch},
+    {"fetch batch: UID after a big body (fake server)",
+	test_fetch_uid_after_body},
+    {"batch: lost connection (fake server)", test_batch_lost_connection},
+    {"append batch: MULTIAPPEND", test_append_batch_multi},
+    {"append batch: synchronising literals (fake server)",
+	test_multiappend_sync_literals},
+    {"append batch: without MULTIAPPEND", test_append_batch_pipelined},
+    {"append batch: without UIDPLUS", test_append_batch_no_uidplus},
+    {"append batch: refused messages", test_append_batch_refused},
     {"set_flags over large sets", test_set_flags_many},
     {"expunge exactly the given UIDs", test_expunge_exact},
     {"several connections", test_connections},
