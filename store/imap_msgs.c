@@ -781,7 +781,7 @@ ims_fetch_batch(struct store *st, const char *folder, struct store_item *items,
 	size_t i, k;
 
 	ims_op_init(&f->op, (struct imap_store *)st, &fetch_vt,
-	    IOP_BIND | IOP_SELECT | IOP_PIPE);
+	    IOP_BIND | IOP_SELECT | IOP_PIPE | IOP_EAGER);
 	f->op.no_kind = ERR_MSG;
 	f->cb = cb;
 	f->arg = arg;

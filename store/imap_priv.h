@@ -39,6 +39,10 @@ enum iop_flags {
 	IOP_BIND = 1u << 0, /* route to, and bind, a connection for folder */
 	IOP_SELECT = 1u << 1, /* folder selected (plain SELECT) before start */
 	IOP_PIPE = 1u << 2, /* may run beside other IOP_PIPE operations */
+	/* With IOP_SELECT: its commands may follow the SELECT before its
+	 * answer (they only read; after a failed SELECT no folder is
+	 * selected, so they fail too, and the op with the SELECT's error). */
+	IOP_EAGER = 1u << 3,
 };
 
 struct iop_vt {

@@ -321,6 +321,18 @@ ims_reply_err(const struct imap_reply *r, enum err_kind no_kind,
 	    (int)code.len, code.p, code.len ? "] " : "", (int)text.len, text.p);
 }
 
+/* One of op's commands is done; the last one ends the op. */
+static void
+cmd_end(struct iop *op)
+{
+	if (--op->cmds > 0)
+		return;
+	if (op->vt->cmds_done != NULL)
+		op->vt->cmds_done(op);
+	else
+		ims_op_done(op, NULL);
+}
+
 static void
 cmd_done(struct imap_client *c, const struct imap_reply *r, void *arg)
 {
@@ -332,12 +344,24 @@ cmd_done(struct imap_client *c, const struct imap_reply *r, void *arg)
 		ims_reply_err(r, op->no_kind, op->vt->name, &e);
 		ims_op_fail(op, &e);
 	}
-	if (--op->cmds > 0)
-		return;
-	if (op->vt->cmds_done != NULL)
-		op->vt->cmds_done(op);
-	else
-		ims_op_done(op, NULL);
+	cmd_end(op);
+}
+
+/* The SELECT an IOP_EAGER op's commands did not wait for. */
+static void
+eager_select_done(struct imap_client *c, const struct imap_reply *r, void *arg)
+{
+	struct iop *op = arg;
+	struct err e;
+
+	(void)c;
+	if (r->status != IMAP_STATUS_OK) {
+		if (ims_selected(op))
+			ims_set_selected(op->conn, NULL);
+		ims_reply_err(r, ERR_BOX, "SELECT", &e);
+		ims_op_fail(op, &e); /* first: its commands come back later */
+	}
+	cmd_end(op);
 }
 
 struct imap_cmd *
@@ -562,6 +586,18 @@ run(struct iconn *cn, struct iop *op)
 		return;
 	}
 	ims_set_selected(cn, NULL);
+	if (op->flags & IOP_EAGER) {
+		/* SELECT and the op's commands in one round trip. */
+		op->cmds++;
+		cmd =
+		    imap_cmd_new(cn->c, IMAP_CMD_SELECT, eager_select_done, op);
+		imap_cmd_printf(cmd, "SELECT ");
+		ims_cmd_folder(cmd, op);
+		imap_cmd_send(cmd);
+		ims_set_selected(cn, op->folder);
+		op->vt->start(op);
+		return;
+	}
 	cmd = imap_cmd_new(cn->c, IMAP_CMD_SELECT, select_done, op);
 	imap_cmd_printf(cmd, "SELECT ");
 	ims_cmd_folder(cmd, op);
@@ -666,12 +702,35 @@ delim_untagged(struct imap_client *c, const struct imap_resp *r, void *arg)
 	return true;
 }
 
-/* ENABLE what we use; learn the delimiter on the first connection. */
+/* ENABLE's answer, which nothing waits for alone. */
+struct enable_res {
+	bool failed;
+	struct err err;
+};
+
+static void
+enable_done(struct imap_client *c, const struct imap_reply *r, void *arg)
+{
+	struct enable_res *x = arg;
+
+	(void)c;
+	if (r->status != IMAP_STATUS_OK) {
+		x->failed = true;
+		ims_reply_err(r, ERR_PROTO, "ENABLE", &x->err);
+	}
+}
+
+/*
+ * ENABLE what we use; learn the delimiter on the first connection.  The
+ * two go out together: one round trip.
+ */
 static int
 conn_setup(struct imap_store *s, struct imap_client *c, struct err *err)
 {
+	struct enable_res en = {false, {ERR_NONE, ""}};
+	struct imap_cmd *cmd;
 	char list[64];
-	struct err e;
+	int r = 0;
 
 	snprintf(list, sizeof(list), "%s%s%s",
 	    imap_has_cap(c, "QRESYNC") && imap_has_cap(c, "CONDSTORE")
@@ -679,19 +738,25 @@ conn_setup(struct imap_store *s, struct imap_client *c, struct err *err)
 		: "",
 	    imap_has_cap(c, "CONDSTORE") ? " CONDSTORE" : "",
 	    imap_has_cap(c, "UTF8=ACCEPT") ? " UTF8=ACCEPT" : "");
-	if (list[0] != '\0' && imap_has_cap(c, "ENABLE") &&
-	    imap_simple(c, NULL, NULL, &e, "ENABLE%s", list) == -1) {
-		if (!imap_client_usable(c)) {
-			*err = e;
-			return -1;
-		}
-		log_debug("%s: ENABLE%s: %s", s->base.name, list, e.msg);
+	if (list[0] != '\0' && imap_has_cap(c, "ENABLE")) {
+		cmd = imap_cmd_new(c, 0, enable_done, &en);
+		imap_cmd_printf(cmd, "ENABLE%s", list);
+		imap_cmd_send(cmd);
 	}
+	if (!s->connected) {
+		s->delim = '/';
+		cmd = imap_cmd_new(c, 0, NULL, NULL);
+		imap_cmd_set_untagged(cmd, delim_untagged, s);
+		imap_cmd_printf(cmd, "LIST \"\" \"\"");
+		r = imap_cmd_wait(cmd, err);
+	} else
+		r = imap_client_drain(c, err);
+	if (r == -1)
+		return -1;
+	if (en.failed) /* the server keeps its defaults: we cope */
+		log_debug("%s: ENABLE%s: %s", s->base.name, list, en.err.msg);
 	if (s->connected)
 		return 0;
-	s->delim = '/';
-	if (imap_simple(c, delim_untagged, s, err, "LIST \"\" \"\"") == -1)
-		return -1;
 	s->utf8 = imap_is_enabled(c, "UTF8=ACCEPT");
 	s->uidplus = imap_has_cap(c, "UIDPLUS");
 	s->multiappend = imap_has_cap(c, "MULTIAPPEND");
