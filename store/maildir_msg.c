@@ -269,12 +269,13 @@ letters_apply(struct letters *l, struct kwmap *m, const char *flags, bool on,
 	}
 }
 
-/* The canonical flags of letters l (heap). */
+/* The canonical flags of letters l (heap, as long as they are: a scan
+ * keeps one per message). */
 char *
 md_letters_flags(const struct letters *l, const struct kwmap *m)
 {
-	size_t cap = 128 + KW_MAX * (KW_LEN_MAX + 1), n = 0, i, k;
-	char *s = xmalloc(cap);
+	char s[128 + KW_MAX * (KW_LEN_MAX + 1)];
+	size_t n = 0, i, k;
 	const char *f;
 
 	for (i = 0; i < 128; i++) {
@@ -296,7 +297,7 @@ md_letters_flags(const struct letters *l, const struct kwmap *m)
 	s[n] = '\0';
 	if (store_flags_norm(s, s, n + 1) < 0)
 		s[0] = '\0'; /* cannot happen: every token is valid */
-	return s;
+	return xstrdup(s);
 }
 
 /* PERMANENTFLAGS: the system flags and the keywords already mapped. */
