@@ -1891,22 +1891,49 @@ out_free:
 }
 
 void
-imap_client_logout(struct imap_client *c)
+imap_client_logout_all(struct imap_client **cs, size_t n)
 {
+	struct waiter *w = xcalloc(n ? n : 1, sizeof(*w));
+	struct loop *loop = NULL;
 	struct imap_cmd *cmd;
-	struct waiter w;
+	size_t i, left;
 	struct err e;
 
-	if (c->state == IMAP_ST_CLOSED || c->state == IMAP_ST_NEW)
-		return;
-	memset(&w, 0, sizeof(w));
-	cmd = imap_cmd_new(c, 0, NULL, NULL);
-	imap_cmd_printf(cmd, "LOGOUT");
-	set_state(c, IMAP_ST_LOGOUT);
-	if (wait_for(c, cmd, &w, &e) == -1)
-		log_debug("%s: logout: %s", c->name, e.msg);
+	for (i = 0; i < n; i++) {
+		w[i].done = true;
+		if (cs[i]->state == IMAP_ST_CLOSED ||
+		    cs[i]->state == IMAP_ST_NEW)
+			continue;
+		cmd = imap_cmd_new(cs[i], 0, wait_done, &w[i]);
+		imap_cmd_printf(cmd, "LOGOUT");
+		set_state(cs[i], IMAP_ST_LOGOUT);
+		w[i].done = false;
+		loop = cs[i]->loop;
+		imap_cmd_send(cmd);
+	}
+	/* All answer in one round trip; a lost connection answers too. */
+	for (;;) {
+		for (i = left = 0; i < n; i++)
+			if (!w[i].done && cs[i]->state != IMAP_ST_CLOSED)
+				left++;
+		if (left == 0 || loop_run_once(loop, -1) == -1)
+			break;
+	}
 	err_set(&e, ERR_CONN, "logged out");
-	fail_connection(c, &e);
+	for (i = 0; i < n; i++) {
+		if (w[i].done && w[i].status == IMAP_STATUS_NONE &&
+		    w[i].err.kind != ERR_NONE)
+			log_debug("%s: logout: %s", cs[i]->name, w[i].err.msg);
+		if (cs[i]->state == IMAP_ST_LOGOUT)
+			fail_connection(cs[i], &e);
+	}
+	free(w);
+}
+
+void
+imap_client_logout(struct imap_client *c)
+{
+	imap_client_logout_all(&c, 1);
 }
 
 int

@@ -184,6 +184,8 @@ int imap_cmd_wait(struct imap_cmd *, struct err *);
 
 /* LOGOUT, wait for it (briefly), close. */
 void imap_client_logout(struct imap_client *);
+/* LOGOUT on n clients at once: one round trip for all. */
+void imap_client_logout_all(struct imap_client **, size_t n);
 
 /* Capabilities (upper case atoms), minus those disabled below. */
 bool imap_has_cap(const struct imap_client *, const char *);

@@ -860,6 +860,8 @@ imap_free(struct store *st)
 {
 	struct imap_store *s = (struct imap_store *)st;
 	struct iconn *cn, **pp;
+	struct imap_client **cs;
+	size_t ncs = 0;
 
 	s->freeing = true;
 	if (s->spawn_timer != 0)
@@ -883,8 +885,11 @@ imap_free(struct store *st)
 		cn->next = s->dead;
 		s->dead = cn;
 	}
+	cs = xcalloc(s->nconns + 1, sizeof(*cs));
 	for (cn = s->conns; cn != NULL; cn = cn->next)
-		imap_client_logout(cn->c);
+		cs[ncs++] = cn->c;
+	imap_client_logout_all(cs, ncs);
+	free(cs);
 	while ((cn = s->conns) != NULL) {
 		s->conns = cn->next;
 		cn->next = s->dead;
