@@ -135,10 +135,11 @@ struct batch {
 	size_t n;
 	const struct plan_op **ops;
 	int64_t *pending;
-	struct store_item *fetch;
-	struct store_item *app; /* the fetched ones, in order */
-	size_t *app_of; /* app[k] is ops[app_of[k]] */
-	size_t napp;
+	/* The fetch items, then (compacted in place) the append items:
+	 * it[k] is ops[app_of[k]]; it[0..nopen) hold every open file. */
+	struct store_item *it;
+	size_t *app_of;
+	size_t napp, nopen;
 	bool busy;
 };
 
@@ -149,8 +150,7 @@ batch_init(struct batch *b, struct exec *ex, size_t max)
 	b->ex = ex;
 	b->ops = xcalloc(max, sizeof(*b->ops));
 	b->pending = xcalloc(max, sizeof(*b->pending));
-	b->fetch = xcalloc(max, sizeof(*b->fetch));
-	b->app = xcalloc(max, sizeof(*b->app));
+	b->it = xcalloc(max, sizeof(*b->it));
 	b->app_of = xcalloc(max, sizeof(*b->app_of));
 }
 
@@ -159,8 +159,7 @@ batch_release(struct batch *b)
 {
 	free(b->ops);
 	free(b->pending);
-	free(b->fetch);
-	free(b->app);
+	free(b->it);
 	free(b->app_of);
 }
 
@@ -170,10 +169,10 @@ batch_end(struct batch *b)
 {
 	size_t i;
 
-	for (i = 0; i < b->n; i++)
-		if (b->fetch[i].body.fd != -1)
-			close(b->fetch[i].body.fd);
-	b->n = b->napp = 0;
+	for (i = 0; i < b->nopen; i++)
+		if (b->it[i].body.fd != -1)
+			close(b->it[i].body.fd);
+	b->n = b->napp = b->nopen = 0;
 	b->busy = false;
 	b->ex->outstanding--;
 	advance(b->ex);
@@ -244,13 +243,12 @@ on_appended(void *arg, const struct err *berr)
 	if (berr != NULL && berr->kind != ERR_NONE)
 		fail_pass(ex, berr);
 	for (k = 0; k < b->napp; k++) {
-		const struct store_item *it = &b->app[k];
+		const struct store_item *it = &b->it[k];
 		const struct plan_op *op = b->ops[b->app_of[k]];
 
 		if (it->err.kind == ERR_NONE) {
 			x->sum->copied[b->dest]++;
-			x->sum->copied_bytes[b->dest] +=
-			    b->fetch[b->app_of[k]].body.size;
+			x->sum->copied_bytes[b->dest] += it->body.size;
 		} else if (it->err.kind == ERR_MSG || it->err.kind == ERR_LIMIT)
 			on_result(ex, src, op->uid[src], "append", &it->err);
 		else
@@ -265,7 +263,7 @@ on_appended(void *arg, const struct err *berr)
 		return;
 	}
 	for (k = 0, r = 0; k < b->napp && r == 0; k++) {
-		const struct store_item *it = &b->app[k];
+		const struct store_item *it = &b->it[k];
 		size_t i = b->app_of[k];
 
 		if (it->err.kind == ERR_MSG || it->err.kind == ERR_LIMIT)
@@ -300,34 +298,40 @@ on_fetched(void *arg, const struct err *berr)
 
 	if (berr != NULL && berr->kind != ERR_NONE)
 		fail_pass(ex, berr);
+	/* Compact in place: item k <= i is done with when i is looked at. */
 	b->napp = 0;
 	for (i = 0; i < b->n; i++) {
-		struct store_item *it = &b->fetch[i], *a;
+		struct store_item *it = &b->it[i], *a;
 		const struct plan_op *op = b->ops[i];
+		struct store_body body = it->body;
 
 		if (it->err.kind == ERR_MSG || it->err.kind == ERR_LIMIT) {
 			on_result(ex, src, op->uid[src], "fetch", &it->err);
 			if (state_pending_remove(x->st, b->pending[i], &e) ==
 			    -1)
 				fail_pass(ex, &e);
+			close(body.fd);
 			continue;
 		}
 		if (it->err.kind != ERR_NONE) {
 			fail_pass(ex, &it->err);
+			close(body.fd);
 			continue;
 		}
-		if (lseek(it->body.fd, 0, SEEK_SET) == -1) {
+		if (lseek(body.fd, 0, SEEK_SET) == -1) {
 			err_sys(&e, "temporary file");
 			fail_pass(ex, &e);
+			close(body.fd);
 			continue;
 		}
-		a = &b->app[b->napp];
+		a = &b->it[b->napp];
 		memset(a, 0, sizeof(*a));
 		a->flags = op->flags != NULL ? op->flags : "";
 		a->internaldate = op->internaldate;
-		a->body = it->body;
+		a->body = body;
 		b->app_of[b->napp++] = i;
 	}
+	b->nopen = b->napp;
 	if (ex->stop || b->napp == 0) {
 		/* Nothing of these was sent: their intents can go. */
 		for (i = 0; i < b->napp; i++)
@@ -339,7 +343,7 @@ on_fetched(void *arg, const struct err *berr)
 		return;
 	}
 	x->touched[b->dest] = true;
-	store_append_batch(x->store[b->dest], x->folder[b->dest], b->app,
+	store_append_batch(x->store[b->dest], x->folder[b->dest], b->it,
 	    b->napp, on_appended, b);
 }
 
@@ -426,19 +430,20 @@ batch_start(struct exec *ex, struct batch *b, const struct plan *p,
 	}
 	sync_crash_point("intents written");
 	for (i = 0; i < b->n; i++) {
-		memset(&b->fetch[i], 0, sizeof(b->fetch[i]));
-		b->fetch[i].uid = b->ops[i]->uid[!b->dest];
-		b->fetch[i].body.fd = -1;
+		memset(&b->it[i], 0, sizeof(b->it[i]));
+		b->it[i].uid = b->ops[i]->uid[!b->dest];
+		b->it[i].body.fd = -1;
 	}
 	b->busy = true;
+	b->nopen = b->n;
 	ex->outstanding++;
 	for (i = 0; i < b->n; i++)
-		if ((b->fetch[i].body.fd = temp_body(&ex->err)) == -1) {
+		if ((b->it[i].body.fd = temp_body(&ex->err)) == -1) {
 			batch_end(b); /* the intents resolve next time */
 			return -1;
 		}
-	store_fetch_batch(x->store[!b->dest], x->folder[!b->dest], b->fetch,
-	    b->n, on_fetched, b);
+	store_fetch_batch(x->store[!b->dest], x->folder[!b->dest], b->it, b->n,
+	    on_fetched, b);
 	return 0;
 }
 

@@ -25,7 +25,7 @@
 
 /* Folder pairs started (rows loaded, scans sent) at a time, and of those,
  * how many execute at once. */
-#define PAIRS_AHEAD 8
+#define PAIRS_AHEAD 6
 #define PAIRS_EXEC 4
 
 /* One side's folder list, copied out of the callback. */
