@@ -171,11 +171,25 @@ mix(uint64_t *h, uint64_t v)
 }
 
 /*
+ * Whether mtime m is too fresh to prove anything at now: a file added in
+ * the same clock tick as our look would not move it.  Nanosecond mtimes
+ * tick with the kernel's clock (a few ms): SETTLE_MS covers that; a file
+ * system that keeps whole seconds (or a mtime that happens to fall on
+ * one) gets SETTLE_SEC.
+ */
+static bool
+fresh(const struct timespec *m, const struct timespec *now)
+{
+	int64_t age = ((int64_t)now->tv_sec - (int64_t)m->tv_sec) * 1000 +
+		      ((int64_t)now->tv_nsec - (int64_t)m->tv_nsec) / 1000000;
+
+	return age <= (m->tv_nsec == 0 ? SETTLE_SEC * 1000 : SETTLE_MS);
+}
+
+/*
  * The change token of folder dir: a hash of the nanosecond mtimes and
  * inodes of cur/ and new/ (*raw), and the same as *token unless either
- * directory changed within SETTLE_SEC, when *token is 0 ("rescan"): a
- * file added in the same clock tick as our look would not move the
- * mtime, so a fresh mtime proves nothing.
+ * directory changed too recently (fresh()), when *token is 0 ("rescan").
  */
 int
 md_stamp(const char *dir, uint64_t *raw, uint64_t *token)
@@ -199,10 +213,7 @@ md_stamp(const char *dir, uint64_t *raw, uint64_t *token)
 	h &= INT64_MAX;
 	*raw = h != 0 ? h : 1;
 	clock_gettime(CLOCK_REALTIME, &now);
-	*token = c.st_mtim.tv_sec >= now.tv_sec - SETTLE_SEC ||
-			 n.st_mtim.tv_sec >= now.tv_sec - SETTLE_SEC
-		     ? 0
-		     : *raw;
+	*token = fresh(&c.st_mtim, &now) || fresh(&n.st_mtim, &now) ? 0 : *raw;
 	return 0;
 }
 

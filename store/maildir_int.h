@@ -35,7 +35,8 @@
 #define KW_LEN_MAX 255 /* bytes of one keyword */
 #define KW_FILE_MAX (64 * 1024) /* bytes of dovecot-keywords read */
 #define HOST_MAX 64 /* bytes of the host name in file names */
-#define SETTLE_SEC 2 /* a directory changed this recently... */
+#define SETTLE_SEC 2 /* a directory changed this recently (or, with */
+#define SETTLE_MS 100 /* nanosecond mtimes, this)... */
 #define SCAN_TRIES 3 /* ...or during a scan is read again */
 #define DEPTH_MAX 32 /* folder levels listed in fs layout */
 #define IDENT_MAX 256 /* a directory identity string */

@@ -591,6 +591,61 @@ test_append_batch(void)
 	close_env();
 }
 
+/* Set cur/ and new/ mtimes to now minus ms milliseconds, or (whole) to
+ * a whole second that long ago. */
+static void
+set_age(const char *dir, int64_t ms, bool whole)
+{
+	struct timespec now, ts[2];
+	int64_t ns;
+	char p[PATH_MAX];
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec - ms * 1000000;
+	ts[0].tv_sec = ts[1].tv_sec = (time_t)(ns / 1000000000);
+	ts[0].tv_nsec = ts[1].tv_nsec = whole ? 0 : (long)(ns % 1000000000);
+	if (!whole && ts[0].tv_nsec == 0)
+		ts[0].tv_nsec = ts[1].tv_nsec = 1;
+	T_EQ_INT(utimensat(AT_FDCWD, P(p, "%s/cur", dir), ts, 0), 0);
+	T_EQ_INT(utimensat(AT_FDCWD, P(p, "%s/new", dir), ts, 0), 0);
+}
+
+static uint64_t
+inbox_token(void)
+{
+	struct res r;
+	size_t i;
+
+	do_list(&r);
+	OK(&r);
+	for (i = 0; i < r.nf; i++)
+		if (strcmp(r.f[i].name, "INBOX") == 0)
+			return r.f[i].token;
+	T_ASSERT(!"no INBOX listed");
+	return 0;
+}
+
+/*
+ * A change token says "rescan" (0) only while a change could still hide
+ * in the directories' last clock tick: 100 ms with nanosecond mtimes, two
+ * seconds for whole-second ones.
+ */
+static void
+test_token_settle(void)
+{
+	open_env(MAILDIR_LAYOUT_FS);
+	put("INBOX", "", 1);
+	set_age(E.root, 20, false);
+	T_EQ_INT(inbox_token(), 0);
+	set_age(E.root, 500, false);
+	T_ASSERT(inbox_token() != 0);
+	set_age(E.root, 1000, true);
+	T_EQ_INT(inbox_token(), 0);
+	set_age(E.root, 5000, true);
+	T_ASSERT(inbox_token() != 0);
+	close_env();
+}
+
 static void
 test_fetch_exact_bytes(void)
 {
@@ -1416,6 +1471,7 @@ test_lifecycle(void)
 static const struct t_case cases[] = {
     {"append delivers into cur", test_append_delivers},
     {"append and fetch batches", test_append_batch},
+    {"change tokens settle", test_token_settle},
     {"fetch returns the exact bytes", test_fetch_exact_bytes},
     {"list with status", test_list_status},
     {"scan and change tokens", test_scan_change_tokens},
