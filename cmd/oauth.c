@@ -20,6 +20,7 @@
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/os.h"
 
 #define REPLY_MAX (64 * 1024)
 #define LIBCURL "libcurl.so.4"
@@ -143,18 +144,6 @@ static struct {
 	const char *(*strerror)(CURLcode);
 } curl;
 
-/* dlsym() into a function pointer (POSIX guarantees the conversion). */
-static bool
-sym(void *lib, const char *name, void *fnp, size_t size)
-{
-	void *p = dlsym(lib, name);
-
-	if (p == NULL)
-		return false;
-	memcpy(fnp, &p, size);
-	return true;
-}
-
 static int
 curl_load(const char *what, struct err *err)
 {
@@ -169,15 +158,16 @@ curl_load(const char *what, struct err *err)
 		    "%s: refreshing an OAuth2 token needs libcurl (%s): %s",
 		    what, LIBCURL, why ? why : "not found");
 	}
-	if (!sym(lib, "curl_easy_init", &curl.init, sizeof(curl.init)) ||
-	    !sym(lib, "curl_easy_setopt", &curl.setopt, sizeof(curl.setopt)) ||
-	    !sym(lib, "curl_easy_perform", &curl.perform,
+	if (!os_dlsym(lib, "curl_easy_init", &curl.init, sizeof(curl.init)) ||
+	    !os_dlsym(
+		lib, "curl_easy_setopt", &curl.setopt, sizeof(curl.setopt)) ||
+	    !os_dlsym(lib, "curl_easy_perform", &curl.perform,
 		sizeof(curl.perform)) ||
-	    !sym(lib, "curl_easy_getinfo", &curl.getinfo,
+	    !os_dlsym(lib, "curl_easy_getinfo", &curl.getinfo,
 		sizeof(curl.getinfo)) ||
-	    !sym(lib, "curl_easy_cleanup", &curl.cleanup,
+	    !os_dlsym(lib, "curl_easy_cleanup", &curl.cleanup,
 		sizeof(curl.cleanup)) ||
-	    !sym(lib, "curl_easy_strerror", &curl.strerror,
+	    !os_dlsym(lib, "curl_easy_strerror", &curl.strerror,
 		sizeof(curl.strerror))) {
 		dlclose(lib);
 		return err_set(

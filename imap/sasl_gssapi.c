@@ -24,6 +24,7 @@
 
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/os.h"
 #include "util/xalloc.h"
 
 enum gss_state {
@@ -69,19 +70,7 @@ static gss_OID_desc mech_krb5 = {
 static gss_OID_desc nt_hostbased = {
     10, (void *)"\x2a\x86\x48\x86\xf7\x12\x01\x02\x01\x04"};
 
-/* dlsym() into a function pointer (POSIX guarantees the conversion). */
-static bool
-sym(void *lib, const char *name, void *fnp, size_t size)
-{
-	void *p = dlsym(lib, name);
-
-	if (p == NULL)
-		return false;
-	memcpy(fnp, &p, size);
-	return true;
-}
-
-#define SYM(lib, f) sym(lib, "gss_" #f, &G.f, sizeof(G.f))
+#define SYM(lib, f) os_dlsym(lib, "gss_" #f, &G.f, sizeof(G.f))
 
 static bool
 gss_load(void)

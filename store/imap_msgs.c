@@ -33,6 +33,7 @@
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/os.h"
 #include "util/sort.h"
 #include "util/str.h"
 #include "util/xalloc.h"
@@ -448,32 +449,6 @@ fd_write(int fd, const char *p, size_t n, uint64_t *written, int *werrno)
 	}
 }
 
-/* A file for a body nobody can claim yet; memory-backed where possible. */
-static int
-spare_file(void)
-{
-	const char *dir = getenv("TMPDIR");
-	char path[4096];
-	int fd, n;
-
-#ifdef MFD_CLOEXEC
-	if ((fd = memfd_create("ferry-fetch", MFD_CLOEXEC)) != -1)
-		return fd;
-#endif
-	if (dir == NULL || *dir == '\0')
-		dir = "/tmp";
-	n = snprintf(path, sizeof(path), "%s/ferry-fetch.XXXXXX", dir);
-	if (n < 0 || (size_t)n >= sizeof(path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	if ((fd = mkstemp(path)) == -1)
-		return -1;
-	unlink(path);
-	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-	return fd;
-}
-
 /* The spare, empty, for the literal being opened. */
 static void
 spare_reset(struct iconn *cn)
@@ -481,7 +456,8 @@ spare_reset(struct iconn *cn)
 	cn->spare_lit = cn->nlit;
 	cn->spare_len = 0;
 	cn->spare_errno = 0;
-	if (cn->spare_fd == -1 && (cn->spare_fd = spare_file()) == -1)
+	if (cn->spare_fd == -1 &&
+	    (cn->spare_fd = os_temp_file("ferry-fetch")) == -1)
 		cn->spare_errno = errno; /* the bytes are dropped */
 	else if (ftruncate(cn->spare_fd, 0) == -1 ||
 		 lseek(cn->spare_fd, 0, SEEK_SET) == -1)

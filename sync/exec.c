@@ -17,13 +17,11 @@
  * An ERR_MSG result is recorded as a failure of that message and the rest
  * goes on; any other error ends the pass and is returned.
  */
-#define _GNU_SOURCE /* memfd_create() */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "store/state.h"
@@ -32,6 +30,7 @@
 #include "util/err.h"
 #include "util/log.h"
 #include "util/loop.h"
+#include "util/os.h"
 #include "util/xalloc.h"
 
 struct exec;
@@ -347,29 +346,6 @@ on_fetched(void *arg, const struct err *berr)
 	    b->napp, on_appended, b);
 }
 
-/* A file for one body: memory-backed where the system has that. */
-static int
-temp_body(struct err *err)
-{
-	const char *dir = getenv("TMPDIR");
-	char path[4096];
-	int fd, n;
-
-#ifdef MFD_CLOEXEC
-	if ((fd = memfd_create("ferry-body", MFD_CLOEXEC)) != -1)
-		return fd;
-#endif
-	if (dir == NULL || *dir == '\0')
-		dir = "/tmp";
-	n = snprintf(path, sizeof(path), "%s/ferry-body.XXXXXX", dir);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return err_set(err, ERR_SYS, "TMPDIR too long");
-	if ((fd = mkstemp(path)) == -1)
-		return err_sys(err, "mkstemp %s", path);
-	unlink(path);
-	return fd;
-}
-
 /*
  * Steps 1 and 2 for the copies from *next on that go the way the first
  * goes; *next moves past them.  -1 ends the pass (ex->err set).
@@ -438,7 +414,8 @@ batch_start(struct exec *ex, struct batch *b, const struct plan *p,
 	b->nopen = b->n;
 	ex->outstanding++;
 	for (i = 0; i < b->n; i++)
-		if ((b->it[i].body.fd = temp_body(&ex->err)) == -1) {
+		if ((b->it[i].body.fd = os_temp_file("ferry-body")) == -1) {
+			err_sys(&ex->err, "temporary file");
 			batch_end(b); /* the intents resolve next time */
 			return -1;
 		}
