@@ -337,6 +337,7 @@ gen(const char *name)
 	char dirs[NFOLDERS][4096], path[4400], fl[16];
 	struct buf b;
 	uint64_t total = 0;
+	int64_t step;
 
 	for (size_t i = 0; i < sizeof(profiles) / sizeof(profiles[0]); i++)
 		if (strcmp(profiles[i].name, name) == 0)
@@ -354,9 +355,13 @@ gen(const char *name)
 	}
 	rng ^= (uint64_t)p->count * 2654435761u;
 	buf_init(&b, BUF_NOMAX);
+	/* Dates 1187 s apart, closer for the biggest profile so that the
+	 * last stays in the past (2025): Dovecot stores a future APPEND
+	 * date as the time of the APPEND, and the copies would differ. */
+	step = (int64_t)p->count * 1187 > 60000000 ? 60000000 / p->count : 1187;
 	for (unsigned i = 1; i <= p->count; i++) {
 		unsigned f = pick_folder(p->nfolders);
-		int64_t ts = 1700000000 + (int64_t)i * 1187;
+		int64_t ts = 1700000000 + (int64_t)i * step;
 
 		message(&b, p->name, i, attach_size(p), ts);
 		flags_for(fl);
