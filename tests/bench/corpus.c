@@ -147,8 +147,8 @@ static const char *const words[] = {"the", "mail", "sync", "server", "folder",
     "message", "report", "meeting", "friday", "build", "parser", "flags",
     "quarterly", "invoice", "travel", "Z\xc3\xbcrich", "design", "review",
     "budget", "deadline", "coffee", "photos", "minutes", "plan",
-    "Gr\xc3\xbc\xc3\x9f"
-    "e",
+    ("Gr\xc3\xbc\xc3\x9f"
+     "e"), /* split: "\x9fe" would be one escape */
     "release", "bug", "patch", "draft", "notes", "agenda", "and", "of", "to",
     "in", "for", "with", "on", "we", "please"};
 #define NWORDS (sizeof(words) / sizeof(words[0]))
