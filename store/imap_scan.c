@@ -16,6 +16,11 @@
  *              full; or, for a folder never seen (or whose UIDVALIDITY
  *              changed), everything in full in one UID FETCH.
  *
+ * "The new ones" leaves out the UIDs the caller knows (its own copies
+ * since the marks; their flags come with the SELECT's changes or the
+ * CHANGEDSINCE fetch): after a first sync, the next run does not fetch
+ * every copy's headers again.
+ *
  * The recorded point decides between them and the SELECT's answer can
  * only demote: another UIDVALIDITY, NOMODSEQ, or no HIGHESTMODSEQ means a
  * full listing.  "In full" is UID FLAGS [MODSEQ] RFC822.SIZE INTERNALDATE
@@ -52,6 +57,7 @@
 #define FLAGS_BYTES 4096
 #define SEARCH_CHUNK 4000 /* known UIDs per UID SEARCH */
 #define SEARCH_LINE 7000 /* bytes of one UID SEARCH command */
+#define GAPS_MAX 200 /* unknown UID ranges fetch_new() asks for apart */
 
 struct rec {
 	uint32_t uid;
@@ -297,24 +303,19 @@ hdr_close(void *arg)
 	return 0;
 }
 
-/* raw, or UID FETCH a:b (a:* when b is 0) of flags, [and headers]. */
+/* UID FETCH set of flags [and headers]; raw instead when set is NULL. */
 static void
-scan_cmd(
-    struct scan_op *so, bool headers, const char *raw, uint32_t a, uint32_t b)
+scan_send(struct scan_op *so, bool headers, const char *raw, const char *set)
 {
 	struct imap_client *c = so->op.conn->c;
 	struct imap_cmd *cmd = ims_cmd(&so->op);
 
 	imap_cmd_set_untagged(cmd, scan_untagged, so);
-	if (raw != NULL) {
+	if (set == NULL) {
 		imap_cmd_printf(cmd, "%s", raw);
 	} else {
-		if (b != 0)
-			imap_cmd_printf(cmd, "UID FETCH %u:%u", a, b);
-		else
-			imap_cmd_printf(cmd, "UID FETCH %u:*", a);
-		imap_cmd_printf(
-		    cmd, " (UID FLAGS%s", so->modseq_ok ? " MODSEQ" : "");
+		imap_cmd_printf(cmd, "UID FETCH %s (UID FLAGS%s", set,
+		    so->modseq_ok ? " MODSEQ" : "");
 		if (headers) {
 			imap_cmd_printf(cmd,
 			    " RFC822.SIZE INTERNALDATE "
@@ -325,6 +326,30 @@ scan_cmd(
 		imap_cmd_printf(cmd, ")");
 	}
 	imap_cmd_send(cmd);
+}
+
+static void
+scan_fetch_set(struct scan_op *so, bool headers, const char *set)
+{
+	scan_send(so, headers, NULL, set);
+}
+
+/* raw, or UID FETCH a:b (a:* when b is 0) of flags, [and headers]. */
+static void
+scan_cmd(
+    struct scan_op *so, bool headers, const char *raw, uint32_t a, uint32_t b)
+{
+	char set[32];
+
+	if (raw != NULL) {
+		scan_send(so, headers, raw, NULL);
+		return;
+	}
+	if (b != 0)
+		snprintf(set, sizeof(set), "%u:%u", a, b);
+	else
+		snprintf(set, sizeof(set), "%u:*", a);
+	scan_fetch_set(so, headers, set);
 }
 
 /*
@@ -354,13 +379,81 @@ search_known(struct scan_op *so)
 	buf_release(&cmd);
 }
 
+/* Whether the caller knows uid (so->known is sorted). */
+static bool
+is_known(const struct scan_op *so, uint32_t uid)
+{
+	size_t lo = 0, hi = so->since.nknown;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (so->known[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < so->since.nknown && so->known[lo] == uid;
+}
+
+/* The highest UID the caller knows, or 0. */
+static uint32_t
+top_known(const struct scan_op *so)
+{
+	return so->since.nknown > 0 ? so->known[so->since.nknown - 1] : 0;
+}
+
+/*
+ * The new messages (UID >= since_next) in full, except those the caller
+ * already knows (its own copies since the marks): their flags come with
+ * QRESYNC's SELECT or the CHANGEDSINCE fetch, and fetching their headers
+ * again would cost a rescan of every message a first sync copied.  What
+ * is unknown below the highest known UID goes as ranges; more than
+ * GAPS_MAX of them and everything new is fetched in full.
+ */
+static void
+fetch_new(struct scan_op *so)
+{
+	uint32_t sn = so->since_next, next = sn;
+	size_t i, gaps = 0;
+	struct buf set;
+
+	if (top_known(so) < sn) {
+		scan_cmd(so, true, NULL, sn, 0);
+		return;
+	}
+	buf_init(&set, BUF_NOMAX);
+	for (i = 0; i < so->since.nknown; i++) {
+		uint32_t k = so->known[i];
+
+		if (k < next)
+			continue;
+		if (k > next) {
+			if (++gaps > GAPS_MAX)
+				break;
+			if (buf_printf(&set, "%s%u:%u", set.len ? "," : "",
+				next, k - 1) == -1)
+				abort();
+		}
+		next = k + 1;
+	}
+	if (gaps > GAPS_MAX)
+		scan_cmd(so, true, NULL, sn, 0);
+	else {
+		if (buf_printf(&set, "%s%u:*", set.len ? "," : "", next) == -1)
+			abort();
+		scan_fetch_set(so, true, set.data);
+	}
+	buf_release(&set);
+}
+
 /* What to send once the SELECT has told us where the folder stands. */
 static void
 plan(struct scan_op *so)
 {
 	const struct imap_mailbox *m = &so->mbox;
 	const struct store_since *since = &so->since;
-	uint32_t sn = so->since_next;
+	uint32_t sn = so->since_next, hi;
 	bool have_new = m->uidnext == 0 ? m->exists > 0 : m->uidnext > sn;
 	bool changed = m->highestmodseq != since->modseq;
 	char raw[128];
@@ -374,14 +467,17 @@ plan(struct scan_op *so)
 			scan_cmd(so, true, NULL, sn, 0);
 		return;
 	}
-	if (!so->qresync_select && changed && sn > 1 && m->exists > 0) {
+	/* Flag changes of what we know: below the marks, and our own copies
+	 * above them (which fetch_new() leaves out). */
+	hi = top_known(so) >= sn ? top_known(so) : sn - 1;
+	if (!so->qresync_select && changed && hi >= 1 && m->exists > 0) {
 		snprintf(raw, sizeof(raw),
-		    "UID FETCH 1:%u (UID FLAGS MODSEQ) (CHANGEDSINCE %llu)",
-		    sn - 1, (unsigned long long)since->modseq);
+		    "UID FETCH 1:%u (UID FLAGS MODSEQ) (CHANGEDSINCE %llu)", hi,
+		    (unsigned long long)since->modseq);
 		scan_cmd(so, false, raw, 0, 0);
 	}
 	if (have_new)
-		scan_cmd(so, true, NULL, sn, 0);
+		fetch_new(so);
 	if (so->qresync_select || since->nknown == 0)
 		return;
 	so->searched = true;
@@ -551,7 +647,8 @@ build_msgs(struct scan_op *so)
 	so->msgs = xcalloc(so->nrecs ? so->nrecs : 1, sizeof(*so->msgs));
 	for (i = 0; i < so->nrecs; i = j) {
 		struct rec *r = &so->recs[i];
-		bool is_new = so->new_all || r->uid >= so->since_next;
+		bool is_new = so->new_all || (r->uid >= so->since_next &&
+						 !is_known(so, r->uid));
 
 		for (j = i + 1; j < so->nrecs && so->recs[j].uid == r->uid; j++)
 			merge(r, &so->recs[j]);

@@ -1513,6 +1513,78 @@ scan_story(const char *disable, const char *folder, const char *method)
 	close_ctx(&x);
 }
 
+/* APPEND message n of folder as the other client, with flags. */
+static void
+other_append(struct ctx *x, const char *folder, int n, const char *flags)
+{
+	struct imap_cmd *cmd = imap_cmd_new(x->other, 0, NULL, NULL);
+	char msg[1024];
+	size_t len = make_msg(msg, sizeof(msg), folder, n, true);
+	struct err e;
+
+	imap_cmd_printf(
+	    cmd, "APPEND \"%s\" (%s) \"%s\" ", folder, flags, date_str);
+	imap_cmd_literal(cmd, msg, len);
+	T_EQ_INT(imap_cmd_wait(cmd, &e), 0);
+}
+
+/*
+ * Messages above the marks that the caller knows (its own copies) come
+ * back as flag changes only, without their headers; unknown ones, in a
+ * gap between them or above them, in full.
+ */
+static void
+known_above_story(const char *disable, const char *folder, const char *method)
+{
+	uint32_t known[5] = {1, 2, 3, 5, 6};
+	struct store_since since;
+	const struct scan_msg *m;
+	struct scan_res *r;
+	struct ctx x;
+
+	open_ctx(&x, "bob", 1, disable);
+	seed(&x, folder, 3);
+	memset(&since, 0, sizeof(since));
+	r = scan(&x, folder, &since);
+	T_EQ_INT(r->uidnext, 4);
+	since.uidvalidity = r->uidvalidity;
+	since.uidnext = r->uidnext;
+	since.modseq = r->hms;
+	since.known_uids = known;
+	since.nknown = 5;
+	free(r);
+	/* 4 by another client, 5 and 6 "ours", 5 flagged, 7 another's. */
+	other(&x, "SELECT \"%s\"", folder);
+	other_append(&x, folder, 4, "");
+	other_append(&x, folder, 5, "");
+	other_append(&x, folder, 6, "\\Seen");
+	other(&x, "UID STORE 5 +FLAGS.SILENT (\\Flagged)");
+	other_append(&x, folder, 7, "");
+	r = scan(&x, folder, &since);
+	T_EQ_STR(r->method, method);
+	T_EQ_INT(r->uidnext, 8);
+	m = find_msg(r, 4);
+	T_ASSERT(m != NULL && !m->flags_only && m->fp_len == STORE_FP_LEN);
+	m = find_msg(r, 7);
+	T_ASSERT(m != NULL && !m->flags_only && m->fp_len == STORE_FP_LEN);
+	m = find_msg(r, 5);
+	T_ASSERT(m != NULL && m->flags_only && m->fp_len == 0);
+	T_EQ_STR(m->flags, "\\Flagged");
+	m = find_msg(r, 6);
+	T_ASSERT(m != NULL && m->flags_only);
+	T_EQ_STR(m->flags, "\\Seen");
+	T_ASSERT(find_msg(r, 1) == NULL); /* unchanged since the marks */
+	free(r);
+	close_ctx(&x);
+}
+
+static void
+test_scan_known_above_marks(void)
+{
+	known_above_story(NULL, "IS-Known-Q", "qresync");
+	known_above_story("QRESYNC", "IS-Known-C", "condstore");
+}
+
 static void
 test_scan_qresync(void)
 {
@@ -1957,6 +2029,7 @@ static const struct t_case cases[] = {
     {"scan: full", test_scan_full},
     {"scan: UIDVALIDITY change, missing folder", test_scan_uidvalidity_change},
     {"scan: many known UIDs", test_scan_many_known},
+    {"scan: own copies above the marks", test_scan_known_above_marks},
     {"append and fetch", test_append_fetch},
     {"append without UIDPLUS", test_append_without_uidplus},
     {"fetch batch: one UID FETCH, any order", test_fetch_batch},
