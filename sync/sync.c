@@ -635,7 +635,6 @@ execute(struct cx *cx, struct pass *ps, struct err *err)
 	int s;
 
 	memset(x, 0, sizeof(*x));
-	x->loop = cx->loop;
 	x->st = cx->st;
 	x->pair = ps->pair.id;
 	x->batch = cx->o->batch;

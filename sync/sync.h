@@ -98,7 +98,6 @@ void sync_summary_print(
  * Internal to sync/: executing one folder pair's plan (exec.c).
  */
 struct sync_exec {
-	struct loop *loop;
 	struct store *store[2]; /* by side */
 	const char *folder[2];
 	struct state *st;
