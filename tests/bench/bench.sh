@@ -17,6 +17,8 @@
 # Dovecot's imap binary run by "doveadm exec" with its own configuration
 # and mail directory (no daemon).  $BENCH_INTERIMAP_REPS (default REPS;
 # "make bench-quick" sets 1) limits interimap to the first repetitions.
+# $BENCH_IMAP_IMAP=0 leaves the IMAP -> IMAP scenarios out (on the many
+# profile they take 20 minutes per repetition, mostly mbsync's).
 # Each tool runs with its defaults (mbsync and interimap, for one, use
 # COMPRESS=DEFLATE).
 #
@@ -43,6 +45,7 @@ set -eu
 PROFILE=${1:-small}
 REPS=${2:-3}
 IIREPS=${BENCH_INTERIMAP_REPS:-$REPS}
+IMAP_IMAP=${BENCH_IMAP_IMAP:-1}
 LAT=${BENCH_LATENCY_MS:-25}
 TOP=$(pwd)
 BB=$TOP/${BENCH_BUILD:-build-bench}
@@ -546,24 +549,28 @@ ii_run() { # SCENARIO TOOL FIRST
 		;;
 	esac
 }
-sc="first sync IMAP->IMAP"
-note "$sc"
-server_inventory
-for r in $(seq "$REPS"); do
-	for tool in $(ii_tools "$r"); do
-		ii_run "$sc" "$tool" 1
+if [ "$IMAP_IMAP" != 0 ]; then
+	sc="first sync IMAP->IMAP"
+	note "$sc"
+	server_inventory
+	for r in $(seq "$REPS"); do
+		for tool in $(ii_tools "$r"); do
+			ii_run "$sc" "$tool" 1
+		done
 	done
-done
-sc="no-op IMAP->IMAP"
-note "$sc"
-for r in $(seq "$REPS"); do
-	for tool in $(ii_tools "$r"); do
-		ii_run "$sc" "$tool" 0
+	sc="no-op IMAP->IMAP"
+	note "$sc"
+	for r in $(seq "$REPS"); do
+		for tool in $(ii_tools "$r"); do
+			ii_run "$sc" "$tool" 0
+		done
 	done
-done
+	[ -n "$INTERIMAP" ] ||
+	    echo "interimap not available: IMAP->IMAP compares ferry with mbsync only" >>"$NOTES"
+else
+	echo "IMAP->IMAP left out (BENCH_IMAP_IMAP=0)" >>"$NOTES"
+fi
 note "runs done"
-[ -n "$INTERIMAP" ] ||
-    echo "interimap not available: IMAP->IMAP compares ferry with mbsync only" >>"$NOTES"
 
 # What the checks found, per tool: differences in folder, body or flags;
 # keywords; internal dates.
