@@ -169,7 +169,7 @@ read_stable(struct maildir *md, const struct where *w, struct ents *e,
 		if (md_stamp(w->path, &before, &token) < 0)
 			return md_fail_sys(
 			    md, err, ERR_BOX, w->name, "stat %s", w->path);
-		if (md_read_folder(md, w, true, e, err) < 0)
+		if (md_read_folder(md, w, e, err) < 0)
 			return -1;
 		if (md_stamp(w->path, &after, &token) < 0)
 			return md_fail_sys(
@@ -323,10 +323,58 @@ ent_fingerprint(const struct maildir *md, const struct where *w, struct ent *e)
 	free(buf);
 }
 
+/* Set e's size and mtime from its file; false when it is gone. */
+static bool
+ent_stat(const struct maildir *md, const struct where *w, struct ent *e)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	if (md_ent_path(w, e, p, sizeof(p)) < 0 || lstat(p, &st) < 0 ||
+	    !S_ISREG(st.st_mode)) {
+		log_debug("maildir %s: %s/%s is gone: %s", md->base.name,
+		    w->name, e->name, strerror(errno));
+		e->gone = true;
+		return false;
+	}
+	e->size = (uint64_t)st.st_size;
+	e->mtime = (int64_t)st.st_mtim.tv_sec;
+	return true;
+}
+
+/* The state's (uid, base) rows in base order, merged into sorted e. */
+struct merge {
+	struct ents *e;
+	size_t i;
+};
+
+static int
+merge_uid(void *arg, uint32_t uid, const char *base, struct err *err)
+{
+	struct merge *m = arg;
+	size_t blen = strlen(base);
+	int c = -1;
+
+	(void)err;
+	for (; m->i < m->e->n; m->i++) {
+		const struct ent *x = &m->e->v[m->i];
+
+		if ((c = md_base_cmp(x->name, x->baselen, base, blen)) >= 0)
+			break;
+	}
+	if (m->i < m->e->n && c == 0)
+		m->e->v[m->i++].uid = uid; /* the first file of that base */
+	return 0;
+}
+
 /*
  * Give every file of e its UID: the known one for its base name, or a
- * new one.  Duplicated base names are handled by rename_dup() (see the
- * invariants), and new files are numbered oldest first and fingerprinted.
+ * new one.  The known ones come from one pass over the folder's rows in
+ * base name order, merged with the sorted listing (a base the merge
+ * misses is looked up again when it is numbered, so the result does not
+ * depend on the two orders agreeing).  Duplicated base names are handled
+ * by rename_dup() (see the invariants), and new files are numbered
+ * oldest first.
  */
 static int
 number(struct maildir *md, const struct where *w,
@@ -334,27 +382,29 @@ number(struct maildir *md, const struct where *w,
 {
 	char base[STATE_BASE_MAX + 1];
 	struct ent **fresh = NULL, *x, *prev = NULL;
+	struct merge mg = {e, 0};
 	size_t i, nfresh = 0;
 	int r = 0;
 
 	sort_array(e->v, e->n, sizeof(e->v[0]), md_ent_cmp);
+	if (e->n > 0 && state_maildir_foreach_by_base(
+			    md->state, f->id, merge_uid, &mg, err) < 0)
+		return -1;
 	for (i = 0; i < e->n && r >= 0; i++) {
 		x = &e->v[i];
 		if (prev != NULL && md_base_cmp(prev->name, prev->baselen,
-					x->name, x->baselen) == 0)
+					x->name, x->baselen) == 0) {
+			x->uid = 0;
 			r = rename_dup(md, w, x, err);
-		else {
+		} else
 			prev = x;
-			md_ent_base(x, base);
-			r = state_maildir_lookup(
-			    md->state, f->id, base, &x->uid, err);
-		}
 	}
 	if (r < 0)
 		return -1;
 	fresh = xreallocarray(NULL, e->n + 1, sizeof(*fresh));
 	for (i = 0; i < e->n; i++)
-		if (e->v[i].uid == 0 && !e->v[i].gone)
+		if (e->v[i].uid == 0 && !e->v[i].gone &&
+		    ent_stat(md, w, &e->v[i]))
 			fresh[nfresh++] = &e->v[i];
 	sort_array(fresh, nfresh, sizeof(*fresh), md_ent_age_cmp);
 	for (i = 0; i < nfresh && r >= 0; i++) {
@@ -368,22 +418,48 @@ number(struct maildir *md, const struct where *w,
 	return r < 0 ? -1 : 0;
 }
 
+/* Does the caller know uid (since's sorted known UIDs)? */
+static bool
+known(const struct store_since *since, uint32_t uid)
+{
+	size_t lo = 0, hi = since->nknown;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (since->known_uids[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < since->nknown && since->known_uids[lo] == uid;
+}
+
 /*
- * Fingerprint every file at or above uid from that has none yet.  The
- * sync engine pairs a copy it lost track of (a crash after delivery but
- * before its state row) by fingerprint, and such a file's base name is
- * already known here, so "fresh" files are not the only ones that need
- * it: everything above the caller's watermark does.
+ * Mark the files the caller knows (flags_only: their flags are all it
+ * needs), and give every other one its size, date and fingerprint.  The
+ * sync engine copies and pairs those by identity, also one it lost track
+ * of (a crash after delivery but before its state row) whose base name
+ * is known here.  A known file costs no stat and no read.
  */
 static void
-fingerprint_recent(
-    struct maildir *md, const struct where *w, struct ents *e, uint32_t from)
+describe(struct maildir *md, const struct where *w, struct ents *e,
+    const struct store_since *since)
 {
+	struct ent *x;
 	size_t i;
 
-	for (i = 0; i < e->n; i++)
-		if (!e->v[i].gone && e->v[i].uid >= from && e->v[i].fp_len == 0)
-			ent_fingerprint(md, w, &e->v[i]);
+	for (i = 0; i < e->n; i++) {
+		x = &e->v[i];
+		if (x->gone || x->uid == 0)
+			continue;
+		if (since != NULL && known(since, x->uid)) {
+			x->known = true;
+			continue;
+		}
+		if (x->fp_len == 0 && ent_stat(md, w, x))
+			ent_fingerprint(md, w, x);
+	}
 }
 
 static int
@@ -411,6 +487,9 @@ report(struct job *j, const struct state_mdfolder *f, const struct ents *e,
 		md_letters_of(&e->v[i], &l);
 		m->uid = e->v[i].uid;
 		m->flags = md_letters_flags(&l, kw);
+		m->flags_only = e->v[i].known;
+		if (m->flags_only)
+			continue;
 		m->size = e->v[i].size;
 		m->internaldate = e->v[i].mtime;
 		memcpy(m->fp, e->v[i].fp, sizeof(m->fp));
@@ -459,11 +538,11 @@ scan_folder(struct maildir *md, const struct where *w,
 		md_kw_release(&kw);
 		return -1;
 	}
-	fingerprint_recent(md, w, &e,
-	    since != NULL && since->uidvalidity == f.uidvalidity
-		? since->uidnext
-		: 1);
+	describe(md, w, &e,
+	    since != NULL && since->uidvalidity == f.uidvalidity ? since
+								 : NULL);
 	report(j, &f, &e, &kw, full);
+	md_journal_set(md, w, &e, full);
 	md_cache_take(md, w, &e);
 	md_kw_release(&kw);
 	return 0;
@@ -607,8 +686,10 @@ op_create(struct store *s, const char *folder, store_done_cb *cb, void *arg)
 	struct where w;
 
 	j->cb.done = cb;
-	if (job_where(j, folder, &w, false))
+	if (job_where(j, folder, &w, false)) {
+		md_journal_break(md, &w);
 		j->rc = md_create_folder(md, &w, &j->err);
+	}
 	job_defer(j);
 }
 
@@ -621,9 +702,23 @@ op_rename(struct store *s, const char *from, const char *to, store_done_cb *cb,
 	struct where wf, wt;
 
 	j->cb.done = cb;
+	md_journal_break_all(md); /* children move too */
 	if (job_where(j, from, &wf, false) && job_where(j, to, &wt, false))
 		j->rc = md_rename_folder(md, &wf, &wt, &j->err);
 	job_defer(j);
+}
+
+static int
+op_settle(struct store *s, const char *folder, struct store_folder *out,
+    struct err *err)
+{
+	struct maildir *md = (struct maildir *)s;
+	struct err ignored;
+	struct where w;
+
+	if (md_where(md, folder, &w, &ignored) < 0 || !md_is_maildir(w.path))
+		return 0;
+	return md_settle(md, &w, out, err);
 }
 
 static void
@@ -634,6 +729,7 @@ op_delete(struct store *s, const char *folder, store_done_cb *cb, void *arg)
 	struct where w;
 
 	j->cb.done = cb;
+	md_journal_break_all(md);
 	if (job_where(j, folder, &w, false))
 		j->rc = md_delete_folder(md, &w, &j->err);
 	job_defer(j);
@@ -684,6 +780,7 @@ op_free(struct store *s)
 		job_free(j);
 	}
 	md_cache_drop(md);
+	md_journal_free(md);
 	free(md->base.name);
 	free(md->path);
 	free(md->root);
@@ -703,6 +800,7 @@ static const struct store_ops maildir_ops = {
     .create = op_create,
     .rename = op_rename,
     .delete = op_delete,
+    .settle = op_settle,
 };
 
 void

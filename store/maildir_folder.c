@@ -106,7 +106,7 @@ renew(struct maildir *md, const struct where *w, struct state_mdfolder *f,
 	size_t i;
 	int r = 0;
 
-	if (md_read_folder(md, w, false, &e, err) < 0)
+	if (md_read_folder(md, w, &e, err) < 0)
 		r = -1;
 	for (i = 0; r == 0 && i < e.n; i++) {
 		md_ent_base(&e.v[i], base);
@@ -353,8 +353,8 @@ list_status(struct maildir *md, const struct where *w, struct store_folder *sf,
 	if (md_record(md, w, &f, err) < 0)
 		return -1;
 	if (md_stamp(w->path, &raw, &sf->change_token) < 0 ||
-	    md_read_sub(md, w, true, false, NULL, &count, &ignored) < 0 ||
-	    md_read_sub(md, w, false, false, NULL, &count, &ignored) < 0) {
+	    md_read_sub(md, w, true, NULL, &count, &ignored) < 0 ||
+	    md_read_sub(md, w, false, NULL, &count, &ignored) < 0) {
 		log_debug(
 		    "maildir %s: no status for %s", md->base.name, w->name);
 		return 0;

@@ -589,7 +589,7 @@ md_ent_path(const struct where *w, const struct ent *e, char *out, size_t size)
  */
 int
 md_read_sub(const struct maildir *md, const struct where *w, bool in_new,
-    bool want_stat, struct ents *e, size_t *count, struct err *err)
+    struct ents *e, size_t *count, struct err *err)
 {
 	char p[PATH_MAX], nm[160];
 	struct dirent *de;
@@ -612,7 +612,7 @@ md_read_sub(const struct maildir *md, const struct where *w, bool in_new,
 			    shown(de->d_name, nm, sizeof(nm)));
 			continue;
 		}
-		if (want_stat || de->d_type != DT_REG) {
+		if (de->d_type != DT_REG) { /* DT_UNKNOWN, or no file */
 			if (fstatat(dirfd(d), de->d_name, &st,
 				AT_SYMLINK_NOFOLLOW) < 0) {
 				if (errno == ENOENT)
@@ -630,8 +630,6 @@ md_read_sub(const struct maildir *md, const struct where *w, bool in_new,
 		x->name = xstrdup(de->d_name);
 		x->baselen = baselen;
 		x->in_new = in_new;
-		x->size = want_stat ? (uint64_t)st.st_size : 0;
-		x->mtime = want_stat ? (int64_t)st.st_mtim.tv_sec : 0;
 	}
 	if (errno != 0) {
 		md_fail_sys(md, err, ERR_BOX, w->name, "reading %s", p);
@@ -644,11 +642,11 @@ md_read_sub(const struct maildir *md, const struct where *w, bool in_new,
 
 /* Read new/ first: files move from new/ to cur/, never back. */
 int
-md_read_folder(const struct maildir *md, const struct where *w, bool want_stat,
-    struct ents *e, struct err *err)
+md_read_folder(const struct maildir *md, const struct where *w, struct ents *e,
+    struct err *err)
 {
-	return md_read_sub(md, w, true, want_stat, e, NULL, err) < 0 ||
-		       md_read_sub(md, w, false, want_stat, e, NULL, err) < 0
+	return md_read_sub(md, w, true, e, NULL, err) < 0 ||
+		       md_read_sub(md, w, false, e, NULL, err) < 0
 		   ? -1
 		   : 0;
 }
@@ -686,7 +684,7 @@ cache_fill(struct maildir *md, const struct where *w, struct err *err)
 {
 	struct ents e = {0};
 
-	if (md_read_folder(md, w, false, &e, err) < 0) {
+	if (md_read_folder(md, w, &e, err) < 0) {
 		md_ents_free(&e);
 		return -1;
 	}

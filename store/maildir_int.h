@@ -11,6 +11,8 @@
  *                     listing, create, rename, delete
  *   maildir_msg.c     flag letters and keywords; fetch, append, set
  *                     flags, expunge
+ *   maildir_proof.c   what a folder is expected to hold, and proving it
+ *                     at a change token after a run's own changes
  *
  * Conventions: functions return 0 or -1 with err filled in (lookups: 1
  * found, 0 not, -1), and name the store and folder in every message.
@@ -43,6 +45,7 @@
 #define COPY_CHUNK (64 * 1024) /* bytes per read() when copying */
 
 struct job;
+struct journal;
 
 /* A message file in cur/ or new/. */
 struct ent {
@@ -50,8 +53,9 @@ struct ent {
 	size_t baselen; /* bytes before ':' */
 	bool in_new;
 	bool gone; /* vanished while we looked */
-	uint64_t size; /* scan only */
-	int64_t mtime; /* scan only */
+	bool known; /* scan only: the caller knows its UID */
+	uint64_t size; /* scan only, files the caller does not know */
+	int64_t mtime; /* likewise */
 	uint32_t uid; /* scan only */
 	unsigned char fp[STORE_FP_LEN];
 	size_t fp_len;
@@ -100,6 +104,7 @@ struct maildir {
 	struct ents cache; /* its files, sorted by base name */
 	unsigned long op; /* operations started */
 	unsigned long cache_op; /* the one during which cache was read */
+	struct journal *journals; /* maildir_proof.c */
 };
 
 /*
@@ -167,16 +172,17 @@ int md_ent_path(const struct where *, const struct ent *, char *out, size_t);
 void md_ents_clear(struct ents *);
 void md_ents_free(struct ents *);
 /*
- * md_read_sub(md, w, in_new, want_stat, e, count, err): add the message
- * files of w's new/ (in_new) or cur/ to e, with size and mtime when
- * want_stat; when e is NULL, count them in *count instead.  Names that
- * are no message file name are skipped (debug log).
+ * md_read_sub(md, w, in_new, e, count, err): add the message files of w's
+ * new/ (in_new) or cur/ to e (names only: a stat only where the
+ * directory does not give the type); when e is NULL, count them in
+ * *count instead.  Names that are no message file name are skipped
+ * (debug log).
  */
 int md_read_sub(const struct maildir *, const struct where *, bool in_new,
-    bool want_stat, struct ents *, size_t *count, struct err *);
+    struct ents *, size_t *count, struct err *);
 /* Both: new/ first, as files move from new/ to cur/ and never back. */
-int md_read_folder(const struct maildir *, const struct where *, bool want_stat,
-    struct ents *, struct err *);
+int md_read_folder(
+    const struct maildir *, const struct where *, struct ents *, struct err *);
 
 /* The directory cache (see maildir_fs.c). */
 void md_cache_drop(struct maildir *);
@@ -239,5 +245,35 @@ int md_create_folder(struct maildir *, const struct where *, struct err *);
 int md_rename_folder(struct maildir *, const struct where *from,
     const struct where *to, struct err *);
 int md_delete_folder(struct maildir *, const struct where *, struct err *);
+
+/*
+ * maildir_proof.c
+ */
+
+/* The hash of one file name in cur/ or new/ (in_new). */
+uint64_t md_name_hash(const char *name, bool in_new);
+/* Start w's journal before a change, unless it has one. */
+void md_journal_begin(struct maildir *, const struct where *);
+/* w's journal is the listing e (a full one when full). */
+void md_journal_set(
+    struct maildir *, const struct where *, const struct ents *e, bool full);
+/* The driver put a file named name into w's new/ (in_new) or cur/... */
+void md_journal_add(
+    struct maildir *, const struct where *, const char *name, bool in_new);
+/* ...or took it out. */
+void md_journal_del(
+    struct maildir *, const struct where *, const char *name, bool in_new);
+/* Something unexpected happened in w (or in the tree). */
+void md_journal_break(struct maildir *, const struct where *);
+void md_journal_break_all(struct maildir *);
+void md_journal_free(struct maildir *);
+/*
+ * md_settle(md, w, out, err): when w holds exactly what its journal
+ * expects, with settled mtimes, record that in the state and fill *out
+ * with w's status at that change token (has_status); else has_status is
+ * false.  A journal is settled once.  -1 only on a state error.
+ */
+int md_settle(struct maildir *, const struct where *, struct store_folder *out,
+    struct err *);
 
 #endif

@@ -549,8 +549,10 @@ md_append_batch(struct maildir *md, const struct where *w,
 		items[i].err.kind = ERR_NONE;
 		items[i].err.msg[0] = '\0';
 	}
-	if (md_record(md, w, &f, err) < 0 ||
-	    deliver_all(md, w, items, d, n, err) < 0)
+	if (md_record(md, w, &f, err) < 0)
+		goto out;
+	md_journal_begin(md, w);
+	if (deliver_all(md, w, items, d, n, err) < 0)
 		goto out;
 	for (i = 0; i < n; i++) {
 		if (d[i].fd < 0)
@@ -576,6 +578,7 @@ md_append_batch(struct maildir *md, const struct where *w,
 			    md, err, ERR_BOX, w->name, "rename to %s", dst);
 			goto out;
 		}
+		md_journal_add(md, w, strrchr(dst, '/') + 1, false);
 		d[i].at = D_CUR;
 		moved++;
 	}
@@ -600,8 +603,10 @@ out:
 		if (d[i].at == D_TMP)
 			unlink(d[i].tmp);
 	}
-	if (rc < 0)
+	if (rc < 0) {
 		items_fail(items, n, err);
+		md_journal_break(md, w);
+	}
 	free(d);
 	return rc;
 }
@@ -656,15 +661,21 @@ flag_one(struct maildir *md, const struct where *w, struct flagop *op,
 		}
 		if (rename(from, to) == 0) {
 			op->moved_new |= e->in_new;
+			md_journal_del(md, w, e->name, e->in_new);
+			md_journal_add(md, w, moved.name, false);
 			free(e->name);
 			*e = moved;
 			return 1;
 		}
 		free(moved.name);
-		if (errno != ENOENT)
+		if (errno != ENOENT) {
+			md_journal_break(md, w);
 			return md_fail_sys(md, err, ERR_MSG, w->name,
 			    "renaming UID %" PRIu32, uid);
+		}
+		md_journal_break(md, w); /* moved by someone else */
 	}
+	md_journal_break(md, w);
 	return r < 0
 		   ? -1
 		   : md_fail(md, err, ERR_MSG, w->name,
@@ -724,6 +735,7 @@ md_set_flags(struct maildir *md, const struct where *w, const uint32_t *uids,
 	letters_apply(&l, &op->kw, op->add, true, w->name);
 	if (kw_save(md, w, &op->kw, err) < 0)
 		goto out;
+	md_journal_begin(md, w);
 	rc = each_uid(md, w, uids, n, flag_each, op, &changed, err);
 	if (changed > 0 && md->fsync &&
 	    (md_fsync_sub(w->path, "cur") < 0 ||
@@ -757,13 +769,17 @@ expunge_one(struct maildir *md, const struct where *w, void *arg, uint32_t uid,
 			return md_fail(
 			    md, err, ERR_MSG, w->name, "path too long");
 		if (unlink(p) == 0) {
+			md_journal_del(md, w, e->name, e->in_new);
 			e->gone = true;
 			break;
 		}
+		md_journal_break(md, w); /* gone already, or cannot go */
 		if (errno != ENOENT)
 			return md_fail_sys(md, err, ERR_MSG, w->name,
 			    "removing UID %" PRIu32, uid);
 	}
+	if (r == 0)
+		md_journal_break(md, w); /* its file was gone */
 	if (state_maildir_forget(md->state, f.id, uid, err) < 0)
 		return -1;
 	return 1;
@@ -779,6 +795,7 @@ md_expunge(struct maildir *md, const struct where *w, const uint32_t *uids,
 
 	if (md_txn_begin(md, &mine, err) < 0)
 		return -1;
+	md_journal_begin(md, w);
 	rc = each_uid(md, w, uids, n, expunge_one, NULL, &changed, err);
 	/* Forget what was removed even when another message failed. */
 	if (md_txn_end(md, mine, 0, err) < 0)

@@ -9,7 +9,7 @@
  * reads the rows, plans, copies, and records the results here; the
  * Maildir driver keeps its UIDs here too.
  *
- * Tables (schema version 1; "side" columns hold 'far' or 'near'):
+ * Tables (schema version 2; "side" columns hold 'far' or 'near'):
  *
  *   meta(key, value)              small settings; "state.*" keys are ours
  *   folder_pair(id, far_name, near_name,
@@ -22,7 +22,8 @@
  *                                 a copy to side that may have happened
  *   failure(pair, side, uid, kind, attempts, last_error, first_seen,
  *       last_seen)                per-message problems, retried later
- *   maildir_folder(id, name, uidvalidity, uidnext)
+ *   maildir_folder(id, name, uidvalidity, uidnext,
+ *       seen_token, seen_digest, seen_count)
  *   maildir_file(folder, uid, base)
  *                                 the Maildir driver's message identity
  *
@@ -71,6 +72,8 @@
  *                UID gone     state_maildir_forget()
  *                set          state_maildir_folder_set()
  *                restarted    state_maildir_folder_reset()
+ *                seen         state_maildir_seen() (0: nothing proven;
+ *                             a new UIDVALIDITY clears it)
  *                deleted      state_maildir_folder_delete()
  *
  * Opening: the lock comes first (store/state_lock.c), before SQLite
@@ -188,10 +191,12 @@ enum stmt_id {
 	S_MDF_SET,
 	S_MDF_DELETE,
 	S_MDF_USED,
+	S_MDF_SEEN,
 	S_MD_BY_BASE,
 	S_MD_BY_UID,
 	S_MD_INSERT,
 	S_MD_ALL,
+	S_MD_ALL_BY_BASE,
 	S_MD_FORGET,
 	S_MD_FORGET_ALL,
 	S__COUNT
@@ -287,14 +292,18 @@ static const char *const sql_text[S__COUNT] = {
 		     "uid = ?3 AND (?4 IS NULL OR kind = ?4)",
     [S_FAIL_CLEAR_SIDE] = "DELETE FROM failure WHERE pair = ?1 AND side = ?2",
     [S_FAIL_COUNT] = "SELECT count(*) FROM failure WHERE ?1 = 0 OR pair = ?1",
-    [S_MDF_BY_NAME] = "SELECT id, uidvalidity, uidnext FROM maildir_folder "
+    [S_MDF_BY_NAME] = "SELECT id, uidvalidity, uidnext, seen_token, "
+		      "seen_digest, seen_count FROM maildir_folder "
 		      "WHERE name = ?1",
-    [S_MDF_BY_ID] = "SELECT id, uidvalidity, uidnext FROM maildir_folder "
-		    "WHERE id = ?1",
+    [S_MDF_BY_ID] = "SELECT id, uidvalidity, uidnext, seen_token, "
+		    "seen_digest, seen_count FROM maildir_folder WHERE id = ?1",
     [S_MDF_INSERT] = "INSERT INTO maildir_folder(name, uidvalidity, uidnext) "
 		     "VALUES (?1, ?2, 1)",
-    [S_MDF_SET] = "UPDATE maildir_folder SET uidvalidity = ?2, uidnext = ?3 "
-		  "WHERE id = ?1",
+    [S_MDF_SET] = "UPDATE maildir_folder SET uidvalidity = ?2, uidnext = ?3, "
+		  "seen_token = CASE WHEN uidvalidity = ?2 THEN seen_token "
+		  "ELSE 0 END WHERE id = ?1",
+    [S_MDF_SEEN] = "UPDATE maildir_folder SET seen_token = ?2, "
+		   "seen_digest = ?3, seen_count = ?4 WHERE id = ?1",
     [S_MDF_DELETE] = "DELETE FROM maildir_folder WHERE name = ?1",
     [S_MDF_USED] = "SELECT count(*), coalesce(max(uid), 0) FROM maildir_file "
 		   "WHERE folder = ?1",
@@ -306,6 +315,8 @@ static const char *const sql_text[S__COUNT] = {
 		    "VALUES (?1, ?2, ?3)",
     [S_MD_ALL] = "SELECT uid, base FROM maildir_file WHERE folder = ?1 "
 		 "ORDER BY uid",
+    [S_MD_ALL_BY_BASE] = "SELECT uid, base FROM maildir_file "
+			 "WHERE folder = ?1 ORDER BY base",
     [S_MD_FORGET] = "DELETE FROM maildir_file WHERE folder = ?1 AND uid = ?2",
     [S_MD_FORGET_ALL] = "DELETE FROM maildir_file WHERE folder = ?1",
 };
@@ -653,7 +664,7 @@ empty_to_null(const char *s)
  * Migrations.  migrations[i] takes a database from version i to i + 1;
  * the runner does each in its own transaction together with the new
  * user_version and application_id, so a crash leaves either version.
- * Version 2 will be one more function and one more line in the table.
+ * A new version is one more function and one more line in the table.
  */
 static int
 migrate_to_1(struct state *st, struct err *err)
@@ -757,8 +768,24 @@ struct migration {
 	int (*apply)(struct state *, struct err *);
 };
 
+/* What the Maildir driver last proved of a folder's directory. */
+static int
+migrate_to_2(struct state *st, struct err *err)
+{
+	static const char schema[] =
+	    "ALTER TABLE maildir_folder\n"
+	    "	ADD COLUMN seen_token INTEGER NOT NULL DEFAULT 0;\n"
+	    "ALTER TABLE maildir_folder\n"
+	    "	ADD COLUMN seen_digest INTEGER NOT NULL DEFAULT 0;\n"
+	    "ALTER TABLE maildir_folder\n"
+	    "	ADD COLUMN seen_count INTEGER NOT NULL DEFAULT 0;\n";
+
+	return exec_sql(st, schema, err);
+}
+
 static const struct migration migrations[] = {
     {"the first schema", migrate_to_1},
+    {"Maildir listings proven at a change token", migrate_to_2},
 };
 
 _Static_assert(nitems(migrations) == STATE_SCHEMA_VERSION,
@@ -1950,6 +1977,9 @@ mdfolder_query(struct state *st, sqlite3_stmt *s, struct state_mdfolder *out,
 		out->id = sqlite3_column_int64(s, 0);
 		out->uidvalidity = col_u32(s, 1);
 		out->uidnext = col_u32(s, 2);
+		out->seen_token = (uint64_t)sqlite3_column_int64(s, 3);
+		out->seen_digest = (uint64_t)sqlite3_column_int64(s, 4);
+		out->seen_count = (uint64_t)sqlite3_column_int64(s, 5);
 		done(s);
 		return 1;
 	}
@@ -1971,6 +2001,7 @@ mdfolder_create(struct state *st, const char *name, struct state_mdfolder *out,
 		return bind_fail(st, s, err);
 	if (run(st, s, err) < 0)
 		return -1;
+	memset(out, 0, sizeof(*out));
 	out->id = sqlite3_last_insert_rowid(st->db);
 	out->uidvalidity = uv;
 	out->uidnext = 1;
@@ -2110,6 +2141,23 @@ state_maildir_folder_reset(
 }
 
 int
+state_maildir_seen(struct state *st, int64_t id, uint64_t token,
+    uint64_t digest, uint64_t count, struct err *err)
+{
+	sqlite3_stmt *s;
+
+	if (writable(st, err) < 0 || (s = stmt(st, S_MDF_SEEN, err)) == NULL)
+		return -1;
+	if (sqlite3_bind_int64(s, 1, id) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 2, (int64_t)(token & INT64_MAX)) !=
+		SQLITE_OK ||
+	    sqlite3_bind_int64(s, 3, (int64_t)digest) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 4, (int64_t)count) != SQLITE_OK)
+		return bind_fail(st, s, err);
+	return run(st, s, err);
+}
+
+int
 state_maildir_folder_delete(struct state *st, const char *name, struct err *err)
 {
 	sqlite3_stmt *s;
@@ -2228,11 +2276,11 @@ maildir_each(sqlite3_stmt *s, void *ctx, struct err *err)
 	return c->fn(c->arg, col_u32(s, 0), col_text(s, 1), err);
 }
 
-int
-state_maildir_foreach(struct state *st, int64_t folder, state_maildir_fn fn,
-    void *arg, struct err *err)
+static int
+maildir_foreach(struct state *st, int which, int64_t folder,
+    state_maildir_fn fn, void *arg, struct err *err)
 {
-	sqlite3_stmt *s = stmt(st, S_MD_ALL, err);
+	sqlite3_stmt *s = stmt(st, which, err);
 	struct maildir_ctx c = {fn, arg};
 
 	if (s == NULL)
@@ -2240,6 +2288,20 @@ state_maildir_foreach(struct state *st, int64_t folder, state_maildir_fn fn,
 	if (sqlite3_bind_int64(s, 1, folder) != SQLITE_OK)
 		return bind_fail(st, s, err);
 	return foreach_row(st, s, maildir_each, &c, err);
+}
+
+int
+state_maildir_foreach(struct state *st, int64_t folder, state_maildir_fn fn,
+    void *arg, struct err *err)
+{
+	return maildir_foreach(st, S_MD_ALL, folder, fn, arg, err);
+}
+
+int
+state_maildir_foreach_by_base(struct state *st, int64_t folder,
+    state_maildir_fn fn, void *arg, struct err *err)
+{
+	return maildir_foreach(st, S_MD_ALL_BY_BASE, folder, fn, arg, err);
 }
 
 int

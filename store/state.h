@@ -51,7 +51,7 @@ struct err;
 struct state;
 
 /* The schema this code creates and understands (PRAGMA user_version). */
-#define STATE_SCHEMA_VERSION 1
+#define STATE_SCHEMA_VERSION 2
 
 #define STATE_NAME_MAX 1024 /* a folder name (UTF-8, '/'-separated) */
 #define STATE_FLAGS_MAX 4096 /* a canonical flag list */
@@ -373,6 +373,12 @@ struct state_mdfolder {
 	int64_t id; /* > 0, never reused */
 	uint32_t uidvalidity; /* nonzero */
 	uint32_t uidnext; /* the UID the next new file gets */
+	/* The driver's proof (store/maildir.c): at change token seen_token
+	 * (0: none) cur/ and new/ held seen_count files whose names hash
+	 * to seen_digest. */
+	uint64_t seen_token;
+	uint64_t seen_digest;
+	uint64_t seen_count;
 };
 
 /*
@@ -400,6 +406,10 @@ int state_maildir_folder_set(struct state *, int64_t id, uint32_t uidvalidity,
  */
 int state_maildir_folder_reset(
     struct state *, int64_t id, struct state_mdfolder *out, struct err *);
+/* Record what the driver proved of folder id's directory (see struct
+ * state_mdfolder); token 0 forgets it. */
+int state_maildir_seen(struct state *, int64_t id, uint64_t token,
+    uint64_t digest, uint64_t count, struct err *);
 /* Forget folder name and all its files; none is not an error. */
 int state_maildir_folder_delete(struct state *, const char *name, struct err *);
 /*
@@ -420,6 +430,10 @@ typedef int (*state_maildir_fn)(
     void *, uint32_t uid, const char *base, struct err *);
 /* Call fn for every (uid, base) of folder in ascending UID order. */
 int state_maildir_foreach(
+    struct state *, int64_t folder, state_maildir_fn, void *, struct err *);
+/* The same in ascending base name order (bytes compared as memcmp(), a
+ * shorter name first when one is the start of the other). */
+int state_maildir_foreach_by_base(
     struct state *, int64_t folder, state_maildir_fn, void *, struct err *);
 /* Forget uid in folder (its file is gone); none is not an error. */
 int state_maildir_forget(

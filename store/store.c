@@ -53,6 +53,14 @@ store_scan(struct store *s, const char *folder, const struct store_since *since,
 	s->ops->scan(s, folder, since, cb, arg);
 }
 
+int
+store_settle(struct store *s, const char *folder, struct store_folder *out,
+    struct err *err)
+{
+	memset(out, 0, sizeof(*out));
+	return s->ops->settle != NULL ? s->ops->settle(s, folder, out, err) : 0;
+}
+
 void
 store_fetch_batch(struct store *s, const char *folder, struct store_item *items,
     size_t n, store_done_cb *cb, void *arg)

@@ -199,6 +199,9 @@ struct store_ops {
 	    store_done_cb *, void *);
 	void (*delete)(
 	    struct store *, const char *folder, store_done_cb *, void *);
+	/* May be NULL (store_settle() then says nothing). */
+	int (*settle)(struct store *, const char *folder, struct store_folder *,
+	    struct err *);
 };
 
 /* The common head of every driver's store. */
@@ -250,6 +253,19 @@ void store_rename(
     struct store *, const char *from, const char *to, store_done_cb *, void *);
 void store_delete(struct store *, const char *folder, store_done_cb *, void *);
 const char *store_kind(const struct store *);
+/*
+ * store_settle(s, folder, out, err), after a pass over folder whose
+ * result the caller recorded: when the store can prove that folder holds
+ * exactly what it reported of it since its last scan plus the changes
+ * made through it since, fill *out with the folder's status now (as
+ * store_list() gives it, has_status set), so that the next run need not
+ * scan it for its own changes.  Else has_status is false (always, for a
+ * driver that cannot tell).  Synchronous; a Maildir waits a moment for
+ * its directories' mtimes to settle.  -1 with err only on an error of
+ * the store's state.
+ */
+int store_settle(
+    struct store *, const char *folder, struct store_folder *, struct err *);
 
 /*
  * Fingerprints.  store_fingerprint(header, hlen, size, internaldate, out)

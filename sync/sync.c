@@ -49,6 +49,7 @@ struct snap {
 struct cand {
 	char *name[2];
 	const struct store_folder *f[2]; /* NULL: missing there */
+	bool settle[2]; /* its marks there moved: settle() after the run */
 };
 
 struct rows {
@@ -346,7 +347,8 @@ unchanged(const struct cx *cx, const struct store_folder *f,
  * The marks after a complete pass: the status listed before the pass
  * (so a side this pass changed has moved on from them and is rescanned
  * once, and nothing another client did meanwhile can be skipped), or,
- * without a usable status, what the scan said.
+ * without a usable status, what the scan said.  settle() may move a
+ * Maildir side on to the status after the pass.
  */
 static void
 next_marks(const struct cx *cx, const struct store_folder *f,
@@ -672,8 +674,11 @@ executed(struct cx *cx, struct pass *ps, struct err *err)
 		return -1;
 	for (s = 0; s < 2; s++) {
 		m[s] = ps->pair.marks[s];
-		if (!ps->plan.held[s])
-			next_marks(cx, ps->c->f[s], &ps->snap[s], s, &m[s]);
+		if (ps->plan.held[s])
+			continue;
+		next_marks(cx, ps->c->f[s], &ps->snap[s], s, &m[s]);
+		ps->c->settle[s] = cx->maildir[s] && m[s].uidvalidity != 0 &&
+				   (ps->scan[s] || ps->plan.nops > 0);
 	}
 	ps->pair.marks[0] = m[0];
 	ps->pair.marks[1] = m[1];
@@ -873,6 +878,54 @@ run_pairs(struct cx *cx, struct cand *c, size_t n, struct err *err)
 	return r;
 }
 
+/*
+ * After the passes: a Maildir folder a pass scanned or changed moves on
+ * from the status listed before the pass (next_marks()) to the status
+ * after it, when its store proves that the folder holds just what the
+ * pass saw and did (store_settle()).  Then the next run skips it unless
+ * something else changed it, instead of reading it in full to find this
+ * run's own changes.  A crash in here leaves the earlier marks: a rescan.
+ */
+static int
+settle(struct cx *cx, struct cand *c, size_t n, struct err *err)
+{
+	struct store_folder f;
+	struct state_pair pair;
+	size_t i;
+	int s, r = 0;
+
+	if (state_begin(cx->st, err) == -1)
+		return -1;
+	for (i = 0; i < n && r == 0; i++)
+		for (s = 0; s < 2 && r == 0; s++) {
+			if (!c[i].settle[s])
+				continue;
+			if ((r = store_settle(
+				 cx->store[s], c[i].name[s], &f, err)) == -1 ||
+			    !f.has_status)
+				continue;
+			if ((r = state_pair_get_or_create(cx->st,
+				 c[i].name[STATE_FAR], c[i].name[STATE_NEAR],
+				 &pair, err)) == -1)
+				continue;
+			if (pair.marks[s].uidvalidity == f.uidvalidity) {
+				pair.marks[s].uidnext = f.uidnext;
+				pair.marks[s].messages = f.messages;
+				pair.marks[s].modseq = f.change_token;
+				r = state_pair_update(cx->st, &pair, err);
+			}
+			state_pair_release(&pair);
+		}
+	if (r == -1) {
+		state_rollback(cx->st, NULL);
+		return -1;
+	}
+	if (state_commit(cx->st, err) == -1)
+		return -1;
+	sync_crash_point("marks settled");
+	return 0;
+}
+
 static int
 list_both(struct cx *cx, struct listing *l, struct err *err)
 {
@@ -920,6 +973,8 @@ sync_channel(struct loop *loop, const struct sync_channel_opts *o,
 	if (list_both(&cx, l, err) == 0) {
 		n = candidates(&cx, l, &c);
 		r = run_pairs(&cx, c, n, err);
+		if (r == 0 && !o->dry_run)
+			r = settle(&cx, c, n, err);
 	}
 	for (i = 0; i < n; i++) {
 		free(c[i].name[0]);

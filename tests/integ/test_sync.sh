@@ -22,6 +22,7 @@ KP=Keep-$$
 II=ImapImap-$$
 MX=Mixed-$$
 NF=NearFolder-$$
+OC=Own-$$
 
 # config USER MODE [channel yaml lines...]: server -> ./Mail, state ./state.db
 config() {
@@ -701,6 +702,45 @@ test_two_way_creates_folders_both_ways() {
 	    "server copy of the local folder"
 	sync_ok
 	t_contains "$out" "copied near -> far: 0 messages"
+}
+
+# A run proves the Maildir folders it changed (store_settle()): the next
+# run does not read them again, yet a mail program's change made right
+# after a run, within the same second, is seen.
+test_own_changes_not_rescanned() {
+	t_need_dovecot
+	server_folder "$OC" 3
+	config carol two-way "folders: [\"$OC\"]"
+	sync_ok
+	t_contains "$out" "copied far -> near: 3 messages"
+	out=$("$FERRY" -v -c config.yaml sync 2>&1) || t_fail "second run: $out"
+	t_contains "$out" "$OC: near: status"
+	printf '%s\n' "$out" | grep "$OC: near: status" | grep -q ": unchanged$" ||
+	    t_fail "the local folder was read again: $out"
+	t_contains "$out" "1 folders (1 unchanged"
+	# New server mail lands locally; at once a mail program flags a
+	# message and delivers one.
+	msg "$OC-new" >"$FERRY_MAILDIR_carol/$OC/new/1794100000.M1P2.new"
+	server_own
+	sync_ok
+	t_contains "$out" "copied far -> near: 1 messages"
+	f=$(find "Mail/$OC/cur" -type f -name '*:2,S' | head -n 1)
+	[ -n "$f" ] || t_fail "no seen local message in Mail/$OC/cur"
+	mv "$f" "${f%:2,*}:2,FS"
+	msg "$OC-local" >"Mail/$OC/new/1794100001.M2P3.local"
+	sync_ok
+	t_contains "$out" "flags updated: 1"
+	t_contains "$out" "copied near -> far: 1 messages"
+	inventory "$FERRY_MAILDIR_carol" | grep "^$OC " >server.inv
+	inventory Mail >local.inv
+	t_eq "$(wc -l <local.inv | tr -d ' ')" 5 "local messages"
+	cmp -s server.inv local.inv ||
+	    t_fail "sides differ: $(diff server.inv local.inv)"
+	out=$("$FERRY" -v -c config.yaml sync 2>&1) || t_fail "last run: $out"
+	t_contains "$out" "copied near -> far: 0 messages"
+	t_contains "$out" "copied far -> near: 0 messages"
+	printf '%s\n' "$out" | grep "$OC: near: status" | grep -q ": unchanged$" ||
+	    t_fail "the local folder was read again: $out"
 }
 
 t_run

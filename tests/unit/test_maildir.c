@@ -55,6 +55,7 @@ struct res {
 		int64_t date;
 		size_t fp_len;
 		unsigned char fp[STORE_FP_LEN];
+		bool flags_only;
 	} m[MAXMSG];
 	/* list */
 	size_t nf;
@@ -199,6 +200,7 @@ on_scan(void *arg, const struct store_changes *ch, const struct err *err)
 		r->m[i].size = m->size;
 		r->m[i].date = m->internaldate;
 		r->m[i].fp_len = m->fp_len;
+		r->m[i].flags_only = m->flags_only;
 		memcpy(r->m[i].fp, m->fp, sizeof(m->fp));
 		T_ASSERT(m->objid == NULL);
 	}
@@ -725,6 +727,7 @@ test_scan_change_tokens(void)
 {
 	char p[PATH_MAX];
 	unsigned char fp[STORE_FP_LEN];
+	static const uint32_t known[] = {1, 2};
 	struct store_since since = {0};
 	struct stat st;
 	struct res l, r;
@@ -751,7 +754,8 @@ test_scan_change_tokens(void)
 	T_EQ_INT(r.n, 0);
 	T_EQ_INT(r.uidvalidity, since.uidvalidity);
 	T_EQ_INT(r.uidnext, 3);
-	/* Another UIDVALIDITY or no token: a full listing. */
+	/* Another UIDVALIDITY or no token: a full listing, every message
+	 * the caller does not know described in full. */
 	since.change_token = 0;
 	do_scan("INBOX", &since, &r);
 	OK(&r);
@@ -760,10 +764,22 @@ test_scan_change_tokens(void)
 	T_EQ_INT(r.n, 2);
 	T_EQ_INT(r.m[0].uid, 1);
 	T_EQ_STR(r.m[0].flags, "");
+	T_ASSERT(!r.m[0].flags_only);
 	T_EQ_INT(r.m[0].date, DATE + 1);
 	T_EQ_INT(r.m[0].size, strlen(msg_text(1)));
+	T_EQ_INT(r.m[0].fp_len, STORE_FP_LEN);
 	T_EQ_STR(r.m[1].flags, "\\Seen");
-	/* Known messages need no fingerprint: the state has them. */
+	/* Messages the caller knows come with their flags only: no stat,
+	 * no read. */
+	since.known_uids = known;
+	since.nknown = 2;
+	do_scan("INBOX", &since, &r);
+	OK(&r);
+	T_ASSERT(r.full);
+	T_EQ_INT(r.n, 2);
+	T_ASSERT(r.m[0].flags_only && r.m[1].flags_only);
+	T_EQ_STR(r.m[1].flags, "\\Seen");
+	T_EQ_INT(r.m[0].size, 0);
 	T_EQ_INT(r.m[0].fp_len, 0);
 	/* A delivery by another program changes the token. */
 	mkfile(P(p, "%s/new/1700000100.M5P6.other", E.root), text);
@@ -1468,6 +1484,108 @@ test_lifecycle(void)
 	close_env();
 }
 
+/* A new store on the same state, as the next run opens it. */
+static void
+reopen_store(void)
+{
+	struct maildir_opts o;
+	struct err err = {0};
+
+	store_free(E.s);
+	maildir_opts_init(&o);
+	o.path = E.root;
+	o.layout = MAILDIR_LAYOUT_FS;
+	o.state = E.st;
+	E.s = maildir_store_new(E.loop, "test", &o, &err);
+	T_ASSERT(E.s != NULL);
+	T_EQ_INT(store_connect(E.s, &err), 0);
+}
+
+static void
+test_settle(void)
+{
+	char p[PATH_MAX], q[PATH_MAX];
+	struct store_since since = {0};
+	struct store_folder f, g;
+	struct err err = {0};
+	struct res l, r;
+	uint32_t u1, u2, u3;
+
+	open_env(MAILDIR_LAYOUT_FS);
+	/* Nothing looked at or changed: nothing to prove. */
+	T_EQ_INT(store_settle(E.s, "INBOX", &f, &err), 0);
+	T_ASSERT(!f.has_status);
+	u1 = put("INBOX", "", 1);
+	u2 = put("INBOX", "\\Seen", 2);
+	/* A full scan, then the driver's own changes of every kind. */
+	do_scan("INBOX", NULL, &r);
+	OK(&r);
+	u3 = put("INBOX", "", 3);
+	do_flags("INBOX", &u1, 1, "\\Flagged", "", &r);
+	OK(&r);
+	do_expunge("INBOX", &u2, 1, &r);
+	OK(&r);
+	T_EQ_INT(store_settle(E.s, "INBOX", &f, &err), 0);
+	T_ASSERT(f.has_status);
+	T_ASSERT(f.change_token != 0);
+	T_EQ_INT(f.messages, 2);
+	T_EQ_INT(f.uidnext, u3 + 1);
+	/* That is the status the next listing gives. */
+	do_list(&l);
+	T_EQ_INT(l.f[0].token, f.change_token);
+	T_EQ_INT(l.f[0].uidvalidity, f.uidvalidity);
+	T_EQ_INT(l.f[0].uidnext, f.uidnext);
+	T_EQ_INT(l.f[0].messages, 2);
+	/* A journal is settled once. */
+	T_EQ_INT(store_settle(E.s, "INBOX", &g, &err), 0);
+	T_ASSERT(!g.has_status);
+
+	/* The next run skips the scan at that token; its own delivery is
+	 * proven from the listing the state recorded. */
+	reopen_store();
+	since.uidvalidity = f.uidvalidity;
+	since.uidnext = f.uidnext;
+	since.change_token = f.change_token;
+	do_scan("INBOX", &since, &r);
+	OK(&r);
+	T_EQ_STR(r.method, "maildir-unchanged");
+	put("INBOX", "\\Seen", 4);
+	T_EQ_INT(store_settle(E.s, "INBOX", &f, &err), 0);
+	T_ASSERT(f.has_status);
+	T_EQ_INT(f.messages, 3);
+
+	/* A mail program delivers during the run: no proof. */
+	reopen_store();
+	put("INBOX", "", 5);
+	mkfile(P(p, "%s/new/1700000200.M1P2.other", E.root), msg_text(6));
+	T_EQ_INT(store_settle(E.s, "INBOX", &f, &err), 0);
+	T_ASSERT(!f.has_status);
+
+	/* Nor when one changes flags (renames a file) during the run. */
+	reopen_store();
+	do_scan("INBOX", NULL, &r);
+	OK(&r);
+	put("INBOX", "", 7);
+	file_of("INBOX", E.root, u3, p);
+	P(q, "%sT", p);
+	T_EQ_INT(rename(p, q), 0);
+	T_EQ_INT(store_settle(E.s, "INBOX", &f, &err), 0);
+	T_ASSERT(!f.has_status);
+
+	/* Nor when the folder moved on from the recorded listing before the
+	 * driver's first change: that listing is not the start any more. */
+	do_scan("INBOX", NULL, &r);
+	OK(&r);
+	T_EQ_INT(store_settle(E.s, "INBOX", &f, &err), 0);
+	T_ASSERT(f.has_status);
+	reopen_store();
+	T_EQ_INT(unlink(q), 0);
+	put("INBOX", "", 8);
+	T_EQ_INT(store_settle(E.s, "INBOX", &f, &err), 0);
+	T_ASSERT(!f.has_status);
+	close_env();
+}
+
 static const struct t_case cases[] = {
     {"append delivers into cur", test_append_delivers},
     {"append and fetch batches", test_append_batch},
@@ -1475,6 +1593,7 @@ static const struct t_case cases[] = {
     {"fetch returns the exact bytes", test_fetch_exact_bytes},
     {"list with status", test_list_status},
     {"scan and change tokens", test_scan_change_tokens},
+    {"settle proves the driver's own changes", test_settle},
     {"flags set by ferry", test_flags_by_ferry},
     {"flags set by a mail program", test_flags_by_mail_program},
     {"new to cur keeps the uid", test_new_to_cur_keeps_uid},

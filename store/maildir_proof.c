@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * maildir_proof.c - proving that a folder holds what the sync engine
+ * believes, so that a folder ferry itself changed is not rescanned on the
+ * next run.
+ *
+ * A folder's change token (md_stamp()) moves with every change to cur/
+ * or new/, ferry's own included: the marks the engine keeps are the
+ * tokens listed before a pass, so every folder a pass wrote to used to be
+ * read in full again on the next run, just to find ferry's own changes.
+ *
+ * The driver keeps, per folder it works on in a run, a journal: the
+ * digest and count of the file names it expects in cur/ and new/.  It
+ * starts from a listing the engine was told about (a full scan), or from
+ * the state's record of a listing proven earlier, when the folder is
+ * still at that record's token (the engine skipped its scan because of
+ * that same token).  Every rename, delivery and unlink the driver makes
+ * updates it; anything unexpected (a file gone, a failed operation, a
+ * folder created, renamed or deleted) breaks it.
+ *
+ * md_settle() then reads cur/ and new/ (names only) between two equal
+ * stamps whose mtimes are settled (md_stamp()'s token is not 0), and
+ * compares.  Equal means the folder holds exactly what the engine
+ * believes, at that token: the engine may take it as its mark, and the
+ * state records (token, digest, count) as the start of the next run's
+ * journal.  Anything another program did before the second stamp shows
+ * as a difference; anything after it moves the token.
+ *
+ * The digest is the sum of one 64-bit hash per name (its directory
+ * included), so that adding, removing and renaming update it without
+ * keeping the names; a collision needs two listings that differ and hash
+ * to the same sum and count.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/maildir_int.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+#define SETTLE_WAITS 6 /* times md_settle() waits SETTLE_MS / 4 */
+
+struct journal {
+	struct journal *next;
+	char name[STATE_NAME_MAX + 1];
+	bool valid;
+	uint64_t digest;
+	uint64_t count;
+};
+
+uint64_t
+md_name_hash(const char *name, bool in_new)
+{
+	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)name; *p != '\0'; p++) {
+		h ^= *p;
+		h *= 0x100000001b3ULL;
+	}
+	h ^= in_new ? 0x6e : 0x63;
+	/* A finalizer, so that sums of hashes of similar names spread. */
+	h ^= h >> 30;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 27;
+	h *= 0x94d049bb133111ebULL;
+	h ^= h >> 31;
+	return h;
+}
+
+static struct journal *
+find(struct maildir *md, const char *folder)
+{
+	struct journal *j;
+
+	for (j = md->journals; j != NULL; j = j->next)
+		if (strcmp(j->name, folder) == 0)
+			return j;
+	return NULL;
+}
+
+static struct journal *
+add(struct maildir *md, const char *folder)
+{
+	struct journal *j = xcalloc(1, sizeof(*j));
+
+	snprintf(j->name, sizeof(j->name), "%s", folder);
+	j->next = md->journals;
+	md->journals = j;
+	return j;
+}
+
+/*
+ * w's journal, started on first use: from the state's proven listing
+ * when the folder is still at its token, else broken.
+ */
+static struct journal *
+journal(struct maildir *md, const struct where *w)
+{
+	struct journal *j = find(md, w->name);
+	struct state_mdfolder f;
+	struct err ignored;
+	uint64_t raw, token;
+
+	if (j != NULL)
+		return j;
+	j = add(md, w->name);
+	if (state_maildir_folder(md->state, w->name, &f, &ignored) < 0 ||
+	    f.seen_token == 0 || md_stamp(w->path, &raw, &token) < 0 ||
+	    token != f.seen_token)
+		return j;
+	j->valid = true;
+	j->digest = f.seen_digest;
+	j->count = f.seen_count;
+	return j;
+}
+
+void
+md_journal_begin(struct maildir *md, const struct where *w)
+{
+	(void)journal(md, w);
+}
+
+void
+md_journal_set(
+    struct maildir *md, const struct where *w, const struct ents *e, bool full)
+{
+	struct journal *j = find(md, w->name);
+	size_t i;
+
+	if (j == NULL)
+		j = add(md, w->name);
+	j->valid = full;
+	j->digest = j->count = 0;
+	for (i = 0; i < e->n; i++) {
+		if (e->v[i].gone)
+			j->valid = false;
+		j->digest += md_name_hash(e->v[i].name, e->v[i].in_new);
+		j->count++;
+	}
+}
+
+void
+md_journal_add(
+    struct maildir *md, const struct where *w, const char *name, bool in_new)
+{
+	struct journal *j = journal(md, w);
+
+	j->digest += md_name_hash(name, in_new);
+	j->count++;
+}
+
+void
+md_journal_del(
+    struct maildir *md, const struct where *w, const char *name, bool in_new)
+{
+	struct journal *j = journal(md, w);
+
+	j->digest -= md_name_hash(name, in_new);
+	j->count--;
+}
+
+void
+md_journal_break(struct maildir *md, const struct where *w)
+{
+	journal(md, w)->valid = false;
+}
+
+void
+md_journal_break_all(struct maildir *md)
+{
+	struct journal *j;
+
+	for (j = md->journals; j != NULL; j = j->next)
+		j->valid = false;
+}
+
+void
+md_journal_free(struct maildir *md)
+{
+	struct journal *j;
+
+	while ((j = md->journals) != NULL) {
+		md->journals = j->next;
+		free(j);
+	}
+}
+
+/* Hash and count the names in w's cur/ and new/. */
+static int
+digest_dir(const struct maildir *md, const struct where *w, uint64_t *digest,
+    uint64_t *count, struct err *err)
+{
+	struct ents e = {0};
+	size_t i;
+
+	if (md_read_folder(md, w, &e, err) < 0) {
+		md_ents_free(&e);
+		return -1;
+	}
+	*digest = *count = 0;
+	for (i = 0; i < e.n; i++) {
+		*digest += md_name_hash(e.v[i].name, e.v[i].in_new);
+		(*count)++;
+	}
+	md_ents_free(&e);
+	return 0;
+}
+
+/*
+ * md_settle(md, w, out, err): see maildir_int.h.  Waits (at most
+ * SETTLE_WAITS quarters of SETTLE_MS) for the mtimes to settle, as the
+ * run's last changes are usually just made.
+ */
+int
+md_settle(struct maildir *md, const struct where *w, struct store_folder *out,
+    struct err *err)
+{
+	const struct timespec quarter = {0, SETTLE_MS * 1000000L / 4};
+	struct journal *j = find(md, w->name);
+	struct state_mdfolder f;
+	uint64_t raw, token, after, t2, digest, count;
+	int waits = 0;
+
+	out->has_status = false;
+	if (j == NULL || !j->valid)
+		return 0;
+	j->valid = false; /* used once */
+	for (;;) {
+		if (md_stamp(w->path, &raw, &token) < 0)
+			return 0;
+		if (token != 0)
+			break;
+		if (waits++ == SETTLE_WAITS)
+			return 0; /* whole-second mtimes: not worth waiting */
+		nanosleep(&quarter, NULL);
+	}
+	if (digest_dir(md, w, &digest, &count, err) < 0)
+		return -1;
+	if (md_stamp(w->path, &after, &t2) < 0 || after != raw)
+		return 0;
+	if (digest != j->digest || count != j->count) {
+		log_debug("maildir %s: folder %s changed during the run; it is "
+			  "read again on the next one",
+		    md->base.name, w->name);
+		return 0;
+	}
+	if (md_record(md, w, &f, err) < 0 ||
+	    state_maildir_seen(md->state, f.id, token, digest, count, err) < 0)
+		return -1;
+	out->has_status = true;
+	out->uidvalidity = f.uidvalidity;
+	out->uidnext = f.uidnext;
+	out->messages = count > UINT32_MAX ? UINT32_MAX : (uint32_t)count;
+	out->change_token = token;
+	return 0;
+}
