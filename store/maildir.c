@@ -56,6 +56,7 @@
 #include <unistd.h>
 
 #include "store/maildir_int.h"
+#include "util/intern.h"
 #include "util/log.h"
 #include "util/loop.h"
 #include "util/sort.h"
@@ -85,6 +86,7 @@ struct job {
 	struct store_changes ch;
 	struct store_msg *msgs;
 	size_t nmsgs;
+	struct intern flags; /* the msgs' flag strings */
 	char *permflags;
 };
 
@@ -107,11 +109,8 @@ job_new(struct maildir *md, enum job_kind kind, void *arg)
 static void
 job_free(struct job *j)
 {
-	size_t i;
-
 	md_flist_free(&j->folders);
-	for (i = 0; i < j->nmsgs; i++)
-		free((char *)j->msgs[i].flags);
+	intern_free(&j->flags);
 	free(j->msgs);
 	free(j->permflags);
 	free(j);
@@ -316,8 +315,9 @@ ent_fingerprint(const struct maildir *md, const struct where *w, struct ent *e)
 	if (r >= 0 && (size = imap_size(fd, buf, len)) >= 0)
 		e->size = (uint64_t)size;
 	if (r >= 0 || len > 0) {
+		if (e->fp == NULL)
+			e->fp = xmalloc(STORE_FP_LEN);
 		store_fingerprint(buf, len, e->size, e->mtime, e->fp);
-		e->fp_len = STORE_FP_LEN;
 	}
 	close(fd);
 	free(buf);
@@ -457,7 +457,7 @@ describe(struct maildir *md, const struct where *w, struct ents *e,
 			x->known = true;
 			continue;
 		}
-		if (x->fp_len == 0 && ent_stat(md, w, x))
+		if (x->fp == NULL && ent_stat(md, w, x))
 			ent_fingerprint(md, w, x);
 	}
 }
@@ -477,6 +477,7 @@ report(struct job *j, const struct state_mdfolder *f, const struct ents *e,
 {
 	struct store_msg *m;
 	struct letters l;
+	char *flags;
 	size_t i;
 
 	j->msgs = xcalloc(e->n + 1, sizeof(*j->msgs));
@@ -486,14 +487,18 @@ report(struct job *j, const struct state_mdfolder *f, const struct ents *e,
 		m = &j->msgs[j->nmsgs++];
 		md_letters_of(&e->v[i], &l);
 		m->uid = e->v[i].uid;
-		m->flags = md_letters_flags(&l, kw);
+		flags = md_letters_flags(&l, kw);
+		m->flags = intern(&j->flags, flags);
+		free(flags);
 		m->flags_only = e->v[i].known;
 		if (m->flags_only)
 			continue;
 		m->size = e->v[i].size;
 		m->internaldate = e->v[i].mtime;
-		memcpy(m->fp, e->v[i].fp, sizeof(m->fp));
-		m->fp_len = e->v[i].fp_len;
+		if (e->v[i].fp != NULL) {
+			memcpy(m->fp, e->v[i].fp, STORE_FP_LEN);
+			m->fp_len = STORE_FP_LEN;
+		}
 	}
 	sort_array(j->msgs, j->nmsgs, sizeof(*j->msgs), msg_uid_cmp);
 	j->ch.uidvalidity = f->uidvalidity;

@@ -534,8 +534,10 @@ md_ents_clear(struct ents *e)
 {
 	size_t i;
 
-	for (i = 0; i < e->n; i++)
+	for (i = 0; i < e->n; i++) {
 		free(e->v[i].name);
+		free(e->v[i].fp);
+	}
 	e->n = 0;
 }
 

@@ -51,14 +51,13 @@ struct journal;
 struct ent {
 	char *name;
 	size_t baselen; /* bytes before ':' */
+	uint32_t uid; /* scan only */
 	bool in_new;
 	bool gone; /* vanished while we looked */
 	bool known; /* scan only: the caller knows its UID */
 	uint64_t size; /* scan only, files the caller does not know */
 	int64_t mtime; /* likewise */
-	uint32_t uid; /* scan only */
-	unsigned char fp[STORE_FP_LEN];
-	size_t fp_len;
+	unsigned char *fp; /* STORE_FP_LEN bytes (owned), or NULL */
 };
 
 struct ents {

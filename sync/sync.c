@@ -18,6 +18,7 @@
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/intern.h"
 #include "util/log.h"
 #include "util/loop.h"
 #include "util/sort.h"
@@ -40,6 +41,7 @@ struct listing {
 struct snap {
 	struct store_changes ch;
 	struct store_msg *msgs;
+	struct intern flags; /* the msgs' flag strings */
 	uint32_t *vanished;
 	bool done, valid;
 	struct err err;
@@ -55,6 +57,7 @@ struct cand {
 struct rows {
 	struct plan_row *v;
 	size_t n, cap;
+	struct intern flags; /* the rows' flag strings */
 };
 
 struct cx {
@@ -228,7 +231,7 @@ on_row(void *arg, const struct state_msg *m, struct err *err)
 	p->id = m->id;
 	p->uid[0] = m->uid[0];
 	p->uid[1] = m->uid[1];
-	p->flags = xstrdup(m->flags != NULL ? m->flags : "");
+	p->flags = intern(&r->flags, m->flags != NULL ? m->flags : "");
 	if (m->fp_len > 0) {
 		fp = xmalloc(m->fp_len);
 		memcpy(fp, m->fp, m->fp_len);
@@ -247,12 +250,12 @@ rows_free(struct rows *r)
 	size_t i;
 
 	for (i = 0; i < r->n; i++) {
-		free((char *)r->v[i].flags);
 		free((unsigned char *)r->v[i].fp);
 		free((char *)r->v[i].objid[0]);
 		free((char *)r->v[i].objid[1]);
 	}
 	free(r->v);
+	intern_free(&r->flags);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -284,7 +287,7 @@ on_scan(void *arg, const struct store_changes *ch, const struct err *err)
 	s->msgs = xcalloc(ch->nmsgs + 1, sizeof(*s->msgs));
 	for (i = 0; i < ch->nmsgs; i++) {
 		s->msgs[i] = ch->msgs[i];
-		s->msgs[i].flags = xstrdup(ch->msgs[i].flags);
+		s->msgs[i].flags = intern(&s->flags, ch->msgs[i].flags);
 		s->msgs[i].objid = dup_or_null(ch->msgs[i].objid);
 	}
 	s->vanished = xcalloc(ch->nvanished + 1, sizeof(uint32_t));
@@ -303,10 +306,9 @@ snap_free(struct snap *s)
 {
 	size_t i;
 
-	for (i = 0; s->valid && i < s->ch.nmsgs; i++) {
-		free((char *)s->msgs[i].flags);
+	for (i = 0; s->valid && i < s->ch.nmsgs; i++)
 		free((char *)s->msgs[i].objid);
-	}
+	intern_free(&s->flags);
 	if (s->valid) {
 		free((char *)s->ch.permflags);
 		free((char *)s->ch.method);

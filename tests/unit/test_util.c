@@ -15,6 +15,7 @@
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/hex.h"
+#include "util/intern.h"
 #include "util/loop.h"
 #include "util/str.h"
 
@@ -291,6 +292,35 @@ test_fingerprint_parse(void)
 	T_EQ_INT(fingerprint_parse(str_from(buf), fp), -1);
 }
 
+static void
+test_intern_one_copy(void)
+{
+	struct intern t = {0};
+	const char *seen, *a;
+	char buf[32];
+	int i;
+
+	seen = intern(&t, "\\Seen");
+	T_ASSERT(seen != NULL);
+	T_EQ_STR(seen, "\\Seen");
+	/* Equal strings give the same copy, also across growth. */
+	for (i = 0; i < 1000; i++) {
+		snprintf(buf, sizeof(buf), "$kw%d", i % 300);
+		a = intern(&t, buf);
+		T_EQ_STR(a, buf);
+		T_ASSERT(a != buf);
+	}
+	T_EQ_INT(t.n, 301);
+	T_ASSERT(intern(&t, "\\Seen") == seen);
+	T_ASSERT(intern(&t, "$kw7") == intern(&t, "$kw7"));
+	T_ASSERT(intern(&t, "") != NULL);
+	T_EQ_INT(t.n, 302);
+	intern_free(&t);
+	T_EQ_INT(t.n, 0);
+	T_EQ_STR(intern(&t, "again"), "again");
+	intern_free(&t);
+}
+
 static const struct t_case cases[] = {
     {"fingerprint parse", test_fingerprint_parse},
     {"base64 round trip", test_base64_round_trip},
@@ -302,6 +332,7 @@ static const struct t_case cases[] = {
     {"str compare", test_str_compare},
     {"err kinds and prefix", test_err_kinds_and_prefix},
     {"arena bounds", test_arena_bounds},
+    {"intern keeps one copy", test_intern_one_copy},
     {"loop fds and timers", test_loop_fds_and_timers},
 };
 
