@@ -383,17 +383,7 @@ search_known(struct scan_op *so)
 static bool
 is_known(const struct scan_op *so, uint32_t uid)
 {
-	size_t lo = 0, hi = so->since.nknown;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (so->known[mid] < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < so->since.nknown && so->known[lo] == uid;
+	return store_uid_in(so->known, so->since.nknown, uid);
 }
 
 /* The highest UID the caller knows, or 0. */

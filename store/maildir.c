@@ -418,23 +418,6 @@ number(struct maildir *md, const struct where *w,
 	return r < 0 ? -1 : 0;
 }
 
-/* Does the caller know uid (since's sorted known UIDs)? */
-static bool
-known(const struct store_since *since, uint32_t uid)
-{
-	size_t lo = 0, hi = since->nknown;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (since->known_uids[mid] < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < since->nknown && since->known_uids[lo] == uid;
-}
-
 /*
  * Mark the files the caller knows (flags_only: their flags are all it
  * needs), and give every other one its size, date and fingerprint.  The
@@ -453,7 +436,8 @@ describe(struct maildir *md, const struct where *w, struct ents *e,
 		x = &e->v[i];
 		if (x->gone || x->uid == 0)
 			continue;
-		if (since != NULL && known(since, x->uid)) {
+		if (since != NULL &&
+		    store_uid_in(since->known_uids, since->nknown, x->uid)) {
 			x->known = true;
 			continue;
 		}

@@ -53,6 +53,22 @@ store_scan(struct store *s, const char *folder, const struct store_since *since,
 	s->ops->scan(s, folder, since, cb, arg);
 }
 
+bool
+store_uid_in(const uint32_t *sorted, size_t n, uint32_t uid)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (sorted[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && sorted[lo] == uid;
+}
+
 int
 store_settle(struct store *s, const char *folder, struct store_folder *out,
     struct err *err)

@@ -253,6 +253,8 @@ void store_rename(
     struct store *, const char *from, const char *to, store_done_cb *, void *);
 void store_delete(struct store *, const char *folder, store_done_cb *, void *);
 const char *store_kind(const struct store *);
+/* Is uid in sorted[0..n) (ascending)? */
+bool store_uid_in(const uint32_t *sorted, size_t n, uint32_t uid);
 /*
  * store_settle(s, folder, out, err), after a pass over folder whose
  * result the caller recorded: when the store can prove that folder holds

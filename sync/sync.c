@@ -167,6 +167,7 @@ add_cand(struct cx *cx, const struct listing *l, struct cand **c, size_t *n,
 	if (o->only_folder != NULL && strcmp(o->only_folder, far) != 0)
 		return;
 	*c = xreallocarray(*c, *n + 1, sizeof(**c));
+	memset(&(*c)[*n], 0, sizeof(**c));
 	(*c)[*n].name[STATE_FAR] = xstrdup(far);
 	(*c)[*n].name[STATE_NEAR] = xstrdup(near);
 	(*c)[*n].f[STATE_FAR] = find_folder(&l[STATE_FAR], far);
