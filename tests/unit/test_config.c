@@ -1732,8 +1732,9 @@ test_sample(void)
 	/* The state file goes under XDG_STATE_HOME, here the test's own
 	 * directory. */
 	setenv("XDG_STATE_HOME", t_tmpdir(), 1);
-	snprintf(
-	    want_state, sizeof(want_state), "%s/ferry/work.db", t_tmpdir());
+	/* The sample's channel is "work": its state is <channel>.db. */
+	snprintf(want_state, sizeof(want_state), "%s/ferry/%s.db", t_tmpdir(),
+	    "work");
 	capture_begin();
 	T_EQ_INT(config_load("sample.yaml", &cfg, &err), 0);
 	T_EQ_STR(capture_end(), "");
