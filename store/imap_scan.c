@@ -328,12 +328,6 @@ scan_send(struct scan_op *so, bool headers, const char *raw, const char *set)
 	imap_cmd_send(cmd);
 }
 
-static void
-scan_fetch_set(struct scan_op *so, bool headers, const char *set)
-{
-	scan_send(so, headers, NULL, set);
-}
-
 /* raw, or UID FETCH a:b (a:* when b is 0) of flags, [and headers]. */
 static void
 scan_cmd(
@@ -349,7 +343,7 @@ scan_cmd(
 		snprintf(set, sizeof(set), "%u:%u", a, b);
 	else
 		snprintf(set, sizeof(set), "%u:*", a);
-	scan_fetch_set(so, headers, set);
+	scan_send(so, headers, NULL, set);
 }
 
 /*
@@ -432,7 +426,7 @@ fetch_new(struct scan_op *so)
 	else {
 		if (buf_printf(&set, "%s%u:*", set.len ? "," : "", next) == -1)
 			abort();
-		scan_fetch_set(so, true, set.data);
+		scan_send(so, true, NULL, set.data);
 	}
 	buf_release(&set);
 }

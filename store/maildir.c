@@ -364,7 +364,7 @@ merge_uid(void *arg, uint32_t uid, const char *base, struct err *err)
 	}
 	if (m->i < m->e->n && c == 0)
 		m->e->v[m->i++].uid = uid; /* the first file of that base */
-	return 0;
+	return m->i < m->e->n ? 0 : 1; /* 1: no file left to number */
 }
 
 /*
@@ -459,9 +459,9 @@ static void
 report(struct job *j, const struct state_mdfolder *f, const struct ents *e,
     const struct kwmap *kw, bool full)
 {
+	char buf[MD_FLAGS_MAX];
 	struct store_msg *m;
 	struct letters l;
-	char *flags;
 	size_t i;
 
 	j->msgs = xcalloc(e->n + 1, sizeof(*j->msgs));
@@ -471,9 +471,7 @@ report(struct job *j, const struct state_mdfolder *f, const struct ents *e,
 		m = &j->msgs[j->nmsgs++];
 		md_letters_of(&e->v[i], &l);
 		m->uid = e->v[i].uid;
-		flags = md_letters_flags(&l, kw);
-		m->flags = intern(&j->flags, flags);
-		free(flags);
+		m->flags = intern(&j->flags, md_letters_flags(&l, kw, buf));
 		m->flags_only = e->v[i].known;
 		if (m->flags_only)
 			continue;
@@ -675,10 +673,8 @@ op_create(struct store *s, const char *folder, store_done_cb *cb, void *arg)
 	struct where w;
 
 	j->cb.done = cb;
-	if (job_where(j, folder, &w, false)) {
-		md_journal_break(md, &w);
+	if (job_where(j, folder, &w, false))
 		j->rc = md_create_folder(md, &w, &j->err);
-	}
 	job_defer(j);
 }
 

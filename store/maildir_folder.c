@@ -171,33 +171,44 @@ mix(uint64_t *h, uint64_t v)
 }
 
 /*
- * Whether mtime m is too fresh to prove anything at now: a file added in
- * the same clock tick as our look would not move it.  Nanosecond mtimes
- * tick with the kernel's clock (a few ms): SETTLE_MS covers that; a file
- * system that keeps whole seconds (or a mtime that happens to fall on
- * one) gets SETTLE_SEC.
+ * How many ms mtime m stays too fresh to prove anything, from now (0:
+ * settled): a file added in the same clock tick as our look would not
+ * move it.  Nanosecond mtimes tick with the kernel's clock (a few ms):
+ * SETTLE_MS covers that; a file system that keeps whole seconds (or a
+ * mtime that happens to fall on one) gets SETTLE_SEC.
  */
-static bool
-fresh(const struct timespec *m, const struct timespec *now)
+static int64_t
+unsettled_ms(const struct timespec *m, const struct timespec *now)
 {
 	int64_t age = ((int64_t)now->tv_sec - (int64_t)m->tv_sec) * 1000 +
 		      ((int64_t)now->tv_nsec - (int64_t)m->tv_nsec) / 1000000;
+	int64_t need = m->tv_nsec == 0 ? SETTLE_SEC * 1000 : SETTLE_MS;
 
-	return age <= (m->tv_nsec == 0 ? SETTLE_SEC * 1000 : SETTLE_MS);
+	return age > need ? 0 : need - age + 1;
+}
+
+int
+md_stamp(const char *dir, uint64_t *raw, uint64_t *token)
+{
+	int64_t wait_ms;
+
+	return md_stamp_wait(dir, raw, token, &wait_ms);
 }
 
 /*
  * The change token of folder dir: a hash of the nanosecond mtimes and
  * inodes of cur/ and new/ (*raw), and the same as *token unless either
- * directory changed too recently (fresh()), when *token is 0 ("rescan").
+ * directory changed too recently (unsettled_ms()), when *token is 0
+ * ("rescan") and *wait_ms says how long until it would not be.
  */
 int
-md_stamp(const char *dir, uint64_t *raw, uint64_t *token)
+md_stamp_wait(const char *dir, uint64_t *raw, uint64_t *token, int64_t *wait_ms)
 {
 	char p[PATH_MAX];
 	struct stat c, n;
 	struct timespec now;
 	uint64_t h = 0xcbf29ce484222325ULL;
+	int64_t wc, wn;
 
 	if (md_mkpath(p, sizeof(p), dir, "cur") < 0 || stat(p, &c) < 0 ||
 	    md_mkpath(p, sizeof(p), dir, "new") < 0 || stat(p, &n) < 0)
@@ -213,7 +224,10 @@ md_stamp(const char *dir, uint64_t *raw, uint64_t *token)
 	h &= INT64_MAX;
 	*raw = h != 0 ? h : 1;
 	clock_gettime(CLOCK_REALTIME, &now);
-	*token = fresh(&c.st_mtim, &now) || fresh(&n.st_mtim, &now) ? 0 : *raw;
+	wc = unsettled_ms(&c.st_mtim, &now);
+	wn = unsettled_ms(&n.st_mtim, &now);
+	*wait_ms = wc > wn ? wc : wn;
+	*token = *wait_ms == 0 ? *raw : 0;
 	return 0;
 }
 
@@ -347,14 +361,14 @@ list_status(struct maildir *md, const struct where *w, struct store_folder *sf,
 {
 	struct state_mdfolder f;
 	uint64_t raw;
-	size_t count = 0;
+	struct tally t = {0, 0};
 	struct err ignored;
 
 	if (md_record(md, w, &f, err) < 0)
 		return -1;
 	if (md_stamp(w->path, &raw, &sf->change_token) < 0 ||
-	    md_read_sub(md, w, true, NULL, &count, &ignored) < 0 ||
-	    md_read_sub(md, w, false, NULL, &count, &ignored) < 0) {
+	    md_read_sub(md, w, true, NULL, &t, &ignored) < 0 ||
+	    md_read_sub(md, w, false, NULL, &t, &ignored) < 0) {
 		log_debug(
 		    "maildir %s: no status for %s", md->base.name, w->name);
 		return 0;
@@ -362,7 +376,7 @@ list_status(struct maildir *md, const struct where *w, struct store_folder *sf,
 	sf->has_status = true;
 	sf->uidvalidity = f.uidvalidity;
 	sf->uidnext = f.uidnext;
-	sf->messages = count > UINT32_MAX ? UINT32_MAX : (uint32_t)count;
+	sf->messages = t.count > UINT32_MAX ? UINT32_MAX : (uint32_t)t.count;
 	return 0;
 }
 

@@ -587,11 +587,11 @@ md_ent_path(const struct where *w, const struct ent *e, char *out, size_t size)
 
 /*
  * Read the message files of w's cur/ or new/ into e (when e is NULL,
- * count them in *count).  Names that are no message are skipped.
+ * tally them in *t).  Names that are no message are skipped.
  */
 int
 md_read_sub(const struct maildir *md, const struct where *w, bool in_new,
-    struct ents *e, size_t *count, struct err *err)
+    struct ents *e, struct tally *t, struct err *err)
 {
 	char p[PATH_MAX], nm[160];
 	struct dirent *de;
@@ -625,7 +625,8 @@ md_read_sub(const struct maildir *md, const struct where *w, bool in_new,
 				continue;
 		}
 		if (e == NULL) {
-			(*count)++;
+			t->count++;
+			t->digest += md_name_hash(de->d_name, in_new);
 			continue;
 		}
 		x = ents_push(e);

@@ -170,15 +170,20 @@ int md_ent_age_cmp(const void *, const void *);
 int md_ent_path(const struct where *, const struct ent *, char *out, size_t);
 void md_ents_clear(struct ents *);
 void md_ents_free(struct ents *);
+/* What md_read_sub() tells of files it does not keep. */
+struct tally {
+	uint64_t count;
+	uint64_t digest; /* the sum of their md_name_hash() */
+};
+
 /*
- * md_read_sub(md, w, in_new, e, count, err): add the message files of w's
+ * md_read_sub(md, w, in_new, e, t, err): add the message files of w's
  * new/ (in_new) or cur/ to e (names only: a stat only where the
- * directory does not give the type); when e is NULL, count them in
- * *count instead.  Names that are no message file name are skipped
- * (debug log).
+ * directory does not give the type); when e is NULL, add them to *t
+ * instead.  Names that are no message file name are skipped (debug log).
  */
 int md_read_sub(const struct maildir *, const struct where *, bool in_new,
-    struct ents *, size_t *count, struct err *);
+    struct ents *, struct tally *t, struct err *);
 /* Both: new/ first, as files move from new/ to cur/ and never back. */
 int md_read_folder(
     const struct maildir *, const struct where *, struct ents *, struct err *);
@@ -204,8 +209,10 @@ int md_kw_load(const struct maildir *, const struct where *, struct kwmap *m,
 void md_kw_release(struct kwmap *);
 /* The flag letters in e's name (none in new/). */
 void md_letters_of(const struct ent *, struct letters *);
-/* The canonical flags that letters l mean (heap string). */
-char *md_letters_flags(const struct letters *, const struct kwmap *);
+/* The canonical flags that letters l mean, in buf. */
+#define MD_FLAGS_MAX (128 + KW_MAX * (KW_LEN_MAX + 1))
+const char *md_letters_flags(
+    const struct letters *, const struct kwmap *, char buf[MD_FLAGS_MAX]);
 /* PERMANENTFLAGS (heap); *more_out: new keywords can still be stored. */
 char *md_permflags(const struct kwmap *, bool *more_out);
 
@@ -237,6 +244,9 @@ int md_record(struct maildir *, const struct where *, struct state_mdfolder *f,
 /* The change token of folder dir (raw, and 0 when too fresh to trust);
  * -1 with errno. */
 int md_stamp(const char *dir, uint64_t *raw, uint64_t *token);
+/* The same, and when the token is 0, in how many ms it would not be. */
+int md_stamp_wait(
+    const char *dir, uint64_t *raw, uint64_t *token, int64_t *wait_ms);
 /* Every folder with its status, INBOX first, then by name. */
 int md_list_folders(struct maildir *, struct flist *, struct err *);
 void md_flist_free(struct flist *);

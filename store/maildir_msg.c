@@ -269,12 +269,11 @@ letters_apply(struct letters *l, struct kwmap *m, const char *flags, bool on,
 	}
 }
 
-/* The canonical flags of letters l (heap, as long as they are: a scan
- * keeps one per message). */
-char *
-md_letters_flags(const struct letters *l, const struct kwmap *m)
+/* The canonical flags of letters l, in s. */
+const char *
+md_letters_flags(
+    const struct letters *l, const struct kwmap *m, char s[MD_FLAGS_MAX])
 {
-	char s[128 + KW_MAX * (KW_LEN_MAX + 1)];
 	size_t n = 0, i, k;
 	const char *f;
 
@@ -297,13 +296,14 @@ md_letters_flags(const struct letters *l, const struct kwmap *m)
 	s[n] = '\0';
 	if (store_flags_norm(s, s, n + 1) < 0)
 		s[0] = '\0'; /* cannot happen: every token is valid */
-	return xstrdup(s);
+	return s;
 }
 
 /* PERMANENTFLAGS: the system flags and the keywords already mapped. */
 char *
 md_permflags(const struct kwmap *m, bool *more_out)
 {
+	char buf[MD_FLAGS_MAX];
 	struct letters l;
 	size_t i, used = 0;
 
@@ -314,7 +314,7 @@ md_permflags(const struct kwmap *m, bool *more_out)
 		if (m->kw[i] != NULL)
 			l.on['a' + i] = true, used++;
 	*more_out = used < KW_MAX;
-	return md_letters_flags(&l, m);
+	return xstrdup(md_letters_flags(&l, m, buf));
 }
 
 /* Normalize caller's flags into out, or fail with ERR_MSG. */
@@ -668,14 +668,12 @@ flag_one(struct maildir *md, const struct where *w, struct flagop *op,
 			return 1;
 		}
 		free(moved.name);
-		if (errno != ENOENT) {
-			md_journal_break(md, w);
+		md_journal_break(md, w); /* gone, or moved by someone else */
+		if (errno != ENOENT)
 			return md_fail_sys(md, err, ERR_MSG, w->name,
 			    "renaming UID %" PRIu32, uid);
-		}
-		md_journal_break(md, w); /* moved by someone else */
 	}
-	md_journal_break(md, w);
+	md_journal_break(md, w); /* its file is not there */
 	return r < 0
 		   ? -1
 		   : md_fail(md, err, ERR_MSG, w->name,

@@ -31,7 +31,6 @@
  * keeping the names; a collision needs two listings that differ and hash
  * to the same sum and count.
  */
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,8 +40,6 @@
 #include "store/maildir_int.h"
 #include "util/log.h"
 #include "util/xalloc.h"
-
-#define SETTLE_WAITS 6 /* times md_settle() waits SETTLE_MS / 4 */
 
 struct journal {
 	struct journal *next;
@@ -83,57 +80,53 @@ find(struct maildir *md, const char *folder)
 	return NULL;
 }
 
+/* w's journal; a new one is broken (it proves nothing). */
 static struct journal *
-add(struct maildir *md, const char *folder)
+get(struct maildir *md, const struct where *w)
 {
-	struct journal *j = xcalloc(1, sizeof(*j));
+	struct journal *j = find(md, w->name);
 
-	snprintf(j->name, sizeof(j->name), "%s", folder);
+	if (j != NULL)
+		return j;
+	j = xcalloc(1, sizeof(*j));
+	snprintf(j->name, sizeof(j->name), "%s", w->name);
 	j->next = md->journals;
 	md->journals = j;
 	return j;
 }
 
 /*
- * w's journal, started on first use: from the state's proven listing
- * when the folder is still at its token, else broken.
+ * Before the driver's first change to w in this run, unless it was
+ * scanned: start from the state's proven listing when the folder is
+ * still at its token.
  */
-static struct journal *
-journal(struct maildir *md, const struct where *w)
-{
-	struct journal *j = find(md, w->name);
-	struct state_mdfolder f;
-	struct err ignored;
-	uint64_t raw, token;
-
-	if (j != NULL)
-		return j;
-	j = add(md, w->name);
-	if (state_maildir_folder(md->state, w->name, &f, &ignored) < 0 ||
-	    f.seen_token == 0 || md_stamp(w->path, &raw, &token) < 0 ||
-	    token != f.seen_token)
-		return j;
-	j->valid = true;
-	j->digest = f.seen_digest;
-	j->count = f.seen_count;
-	return j;
-}
-
 void
 md_journal_begin(struct maildir *md, const struct where *w)
 {
-	(void)journal(md, w);
+	struct state_mdfolder f;
+	struct err ignored;
+	struct journal *j;
+	uint64_t raw, token;
+
+	if (find(md, w->name) != NULL)
+		return;
+	j = get(md, w);
+	if (state_maildir_folder(md->state, w->name, &f, &ignored) < 0 ||
+	    f.seen_token == 0 || md_stamp(w->path, &raw, &token) < 0 ||
+	    token != f.seen_token)
+		return;
+	j->valid = true;
+	j->digest = f.seen_digest;
+	j->count = f.seen_count;
 }
 
 void
 md_journal_set(
     struct maildir *md, const struct where *w, const struct ents *e, bool full)
 {
-	struct journal *j = find(md, w->name);
+	struct journal *j = get(md, w);
 	size_t i;
 
-	if (j == NULL)
-		j = add(md, w->name);
 	j->valid = full;
 	j->digest = j->count = 0;
 	for (i = 0; i < e->n; i++) {
@@ -148,7 +141,7 @@ void
 md_journal_add(
     struct maildir *md, const struct where *w, const char *name, bool in_new)
 {
-	struct journal *j = journal(md, w);
+	struct journal *j = get(md, w);
 
 	j->digest += md_name_hash(name, in_new);
 	j->count++;
@@ -158,7 +151,7 @@ void
 md_journal_del(
     struct maildir *md, const struct where *w, const char *name, bool in_new)
 {
-	struct journal *j = journal(md, w);
+	struct journal *j = get(md, w);
 
 	j->digest -= md_name_hash(name, in_new);
 	j->count--;
@@ -167,7 +160,7 @@ md_journal_del(
 void
 md_journal_break(struct maildir *md, const struct where *w)
 {
-	journal(md, w)->valid = false;
+	get(md, w)->valid = false;
 }
 
 void
@@ -190,72 +183,56 @@ md_journal_free(struct maildir *md)
 	}
 }
 
-/* Hash and count the names in w's cur/ and new/. */
-static int
-digest_dir(const struct maildir *md, const struct where *w, uint64_t *digest,
-    uint64_t *count, struct err *err)
-{
-	struct ents e = {0};
-	size_t i;
-
-	if (md_read_folder(md, w, &e, err) < 0) {
-		md_ents_free(&e);
-		return -1;
-	}
-	*digest = *count = 0;
-	for (i = 0; i < e.n; i++) {
-		*digest += md_name_hash(e.v[i].name, e.v[i].in_new);
-		(*count)++;
-	}
-	md_ents_free(&e);
-	return 0;
-}
-
 /*
- * md_settle(md, w, out, err): see maildir_int.h.  Waits (at most
- * SETTLE_WAITS quarters of SETTLE_MS) for the mtimes to settle, as the
- * run's last changes are usually just made.
+ * md_settle(md, w, out, err): see maildir_int.h.  The run's last changes
+ * are usually just made: it waits for the mtimes to settle when that
+ * takes at most SETTLE_MS (nanosecond mtimes), and gives up otherwise.
  */
 int
 md_settle(struct maildir *md, const struct where *w, struct store_folder *out,
     struct err *err)
 {
-	const struct timespec quarter = {0, SETTLE_MS * 1000000L / 4};
 	struct journal *j = find(md, w->name);
 	struct state_mdfolder f;
-	uint64_t raw, token, after, t2, digest, count;
-	int waits = 0;
+	struct tally t = {0, 0};
+	struct timespec pause;
+	struct err ignored;
+	uint64_t raw, token, after, token2;
+	int64_t wait_ms;
 
 	out->has_status = false;
 	if (j == NULL || !j->valid)
 		return 0;
 	j->valid = false; /* used once */
-	for (;;) {
-		if (md_stamp(w->path, &raw, &token) < 0)
-			return 0;
-		if (token != 0)
-			break;
-		if (waits++ == SETTLE_WAITS)
-			return 0; /* whole-second mtimes: not worth waiting */
-		nanosleep(&quarter, NULL);
-	}
-	if (digest_dir(md, w, &digest, &count, err) < 0)
-		return -1;
-	if (md_stamp(w->path, &after, &t2) < 0 || after != raw)
+	if (md_stamp_wait(w->path, &raw, &token, &wait_ms) < 0)
 		return 0;
-	if (digest != j->digest || count != j->count) {
+	if (token == 0) {
+		if (wait_ms > SETTLE_MS + 1)
+			return 0;
+		pause.tv_sec = 0;
+		pause.tv_nsec = (long)wait_ms * 1000000L;
+		nanosleep(&pause, NULL);
+		if (md_stamp(w->path, &raw, &token) < 0 || token == 0)
+			return 0;
+	}
+	if (md_read_sub(md, w, true, NULL, &t, &ignored) < 0 ||
+	    md_read_sub(md, w, false, NULL, &t, &ignored) < 0 ||
+	    md_stamp(w->path, &after, &token2) < 0 || after != raw)
+		return 0;
+	if (t.digest != j->digest || t.count != j->count) {
 		log_debug("maildir %s: folder %s changed during the run; it is "
 			  "read again on the next one",
 		    md->base.name, w->name);
 		return 0;
 	}
 	if (md_record(md, w, &f, err) < 0 ||
-	    state_maildir_seen(md->state, f.id, token, digest, count, err) < 0)
+	    state_maildir_seen(md->state, f.id, token, t.digest, t.count, err) <
+		0)
 		return -1;
 	out->has_status = true;
 	out->uidvalidity = f.uidvalidity;
 	out->uidnext = f.uidnext;
-	out->messages = count > UINT32_MAX ? UINT32_MAX : (uint32_t)count;
+	out->messages = t.count > UINT32_MAX ? UINT32_MAX : (uint32_t)t.count;
 	out->change_token = token;
 	return 0;
 }

@@ -897,6 +897,10 @@ settle(struct cx *cx, struct cand *c, size_t n, struct err *err)
 	size_t i;
 	int s, r = 0;
 
+	for (i = 0; i < n && !c[i].settle[0] && !c[i].settle[1]; i++)
+		;
+	if (i == n)
+		return 0; /* no Maildir folder was looked at */
 	if (state_begin(cx->st, err) == -1)
 		return -1;
 	for (i = 0; i < n && r == 0; i++)
