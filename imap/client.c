@@ -142,6 +142,8 @@ struct imap_client {
 	void *unsolicited_arg;
 	void (*on_close)(struct imap_client *, const struct err *, void *);
 	void *on_close_arg;
+	void (*behind_login)(struct imap_client *, void *);
+	void *behind_login_arg;
 	struct imap_sink sink; /* forwards to the command's */
 	struct imap_cmd *sink_cmd;
 };
@@ -757,6 +759,20 @@ imap_has_cap(const struct imap_client *c, const char *cap)
 	return word_in(c->caps, cap) && !word_in(c->disabled, cap);
 }
 
+bool
+imap_cap_disabled(const struct imap_client *c, const char *cap)
+{
+	return word_in(c->disabled, cap);
+}
+
+void
+imap_client_behind_login(
+    struct imap_client *c, void (*fn)(struct imap_client *, void *), void *arg)
+{
+	c->behind_login = fn;
+	c->behind_login_arg = arg;
+}
+
 void
 imap_client_disable_cap(struct imap_client *c, const char *cap)
 {
@@ -1331,17 +1347,10 @@ wait_done(struct imap_client *c, const struct imap_reply *r, void *arg)
 	}
 }
 
+/* The reply w waits for, as wait_for() returns it. */
 static int
-wait_for(struct imap_client *c, struct imap_cmd *cmd, struct waiter *w,
-    struct err *err)
+wait_reply(struct imap_client *c, struct waiter *w, struct err *err)
 {
-	/* Special completions (compress_done) chain to wait_done. */
-	if (cmd->done == NULL) {
-		cmd->done = wait_done;
-		cmd->arg = w;
-	}
-	assert(cmd->arg == w);
-	imap_cmd_send(cmd);
 	if (run_until(c, &w->done, err) == -1)
 		return -1;
 	if (w->status == IMAP_STATUS_OK)
@@ -1354,6 +1363,42 @@ wait_for(struct imap_client *c, struct imap_cmd *cmd, struct waiter *w,
 	return err_set(err, ERR_BOX, "server said %s%s%s%s %s",
 	    w->status == IMAP_STATUS_NO ? "NO" : "BAD", w->code[0] ? " [" : "",
 	    w->code, w->code[0] ? "]" : "", w->text);
+}
+
+static int
+wait_for(struct imap_client *c, struct imap_cmd *cmd, struct waiter *w,
+    struct err *err)
+{
+	/* Special completions (compress_done) chain to wait_done. */
+	if (cmd->done == NULL) {
+		cmd->done = wait_done;
+		cmd->arg = w;
+	}
+	assert(cmd->arg == w);
+	imap_cmd_send(cmd);
+	return wait_reply(c, w, err);
+}
+
+/*
+ * Send the login command cmd, then what its caller pipelines behind it
+ * (imap_client_behind_login), and wait for cmd.
+ */
+static int
+wait_login(struct imap_client *c, struct imap_cmd *cmd, struct waiter *w,
+    struct err *err)
+{
+	void (*fn)(struct imap_client *, void *) = c->behind_login;
+
+	if (cmd->done == NULL) {
+		cmd->done = wait_done;
+		cmd->arg = w;
+	}
+	imap_cmd_send(cmd);
+	c->behind_login = NULL;
+	if (fn != NULL)
+		fn(c, c->behind_login_arg);
+	c->caps[0] = '\0'; /* the answer may bring the new ones */
+	return wait_reply(c, w, err);
 }
 
 int
@@ -1579,6 +1624,7 @@ imap_client_login(
     struct imap_client *c, const char *user, const char *pass, struct err *err)
 {
 	struct imap_cmd *cmd;
+	struct waiter w;
 	struct buf ir;
 	int r;
 
@@ -1618,8 +1664,8 @@ imap_client_login(
 		imap_cmd_printf(cmd, " ");
 		imap_cmd_secret(cmd, str_from(pass));
 	}
-	c->caps[0] = '\0';
-	r = imap_cmd_wait(cmd, err);
+	memset(&w, 0, sizeof(w));
+	r = wait_login(c, cmd, &w, err);
 	if (r == -1)
 		return login_refused(user, "login", err);
 	set_state(c, IMAP_ST_AUTH);
@@ -1637,6 +1683,7 @@ struct auth_run {
 	struct sasl *sasl;
 	enum sasl_mech m;
 	const char *mech;
+	bool login_cmd; /* the LOGIN command, not AUTHENTICATE */
 	bool failed; /* the mechanism gave up; err says why */
 	struct err err;
 };
@@ -1802,6 +1849,14 @@ auth_sasl_cmd(struct imap_client *c, struct auth_run *run, struct err *err)
 		cmd_free(cmd);
 		return NULL;
 	}
+	/*
+	 * PLAIN is whole in its initial response: the server has nothing
+	 * left to ask, so what follows may be pipelined behind it.  (A "+"
+	 * would now be an unexpected continuation, a protocol error, so the
+	 * next line is never taken for a SASL response.)
+	 */
+	if (run->m == SASL_PLAIN)
+		cmd->flags &= ~(unsigned)(IMAP_CMD_BARRIER | IMAP_CMD_CONT);
 	return cmd;
 }
 
@@ -1825,6 +1880,7 @@ auth_start(struct imap_client *c, const struct imap_auth *a, enum sasl_mech m,
 	}
 	if (m == SASL_LOGIN && !imap_has_cap(c, "AUTH=LOGIN")) {
 		run->mech = "LOGIN command";
+		run->login_cmd = true;
 		cmd = auth_login_cmd(c, a->user, &secret);
 		goto out_wipe;
 	}
@@ -1866,12 +1922,11 @@ imap_client_auth(
 	    "%s: authenticating as %s with %s", c->name, a->user, run.mech);
 	if ((cmd = auth_start(c, a, m, &run, err)) == NULL)
 		goto out_free;
-	snprintf(how, sizeof(how), "%s%s",
-	    cmd->flags & IMAP_CMD_CONT ? "AUTHENTICATE " : "", run.mech);
+	snprintf(how, sizeof(how), "%s%s", run.login_cmd ? "" : "AUTHENTICATE ",
+	    run.mech);
 	cmd->done = wait_done;
 	cmd->arg = &run.w;
-	c->caps[0] = '\0';
-	if (wait_for(c, cmd, &run.w, err) == -1) {
+	if (wait_login(c, cmd, &run.w, err) == -1) {
 		if (run.failed && err->kind == ERR_BOX)
 			*err = run.err;
 		else
@@ -1890,44 +1945,49 @@ out_free:
 	return r;
 }
 
+/* Everything queued on c is in the kernel's hands. */
+static bool
+all_written(const struct imap_client *c)
+{
+	return c->pending.n == 0 && c->sending == NULL &&
+	       c->waiting_cont == NULL && conn_wpending(c->conn) == 0;
+}
+
 void
 imap_client_logout_all(struct imap_client **cs, size_t n)
 {
-	struct waiter *w = xcalloc(n ? n : 1, sizeof(*w));
 	struct loop *loop = NULL;
 	struct imap_cmd *cmd;
 	size_t i, left;
 	struct err e;
 
 	for (i = 0; i < n; i++) {
-		w[i].done = true;
 		if (cs[i]->state == IMAP_ST_CLOSED ||
 		    cs[i]->state == IMAP_ST_NEW)
 			continue;
-		cmd = imap_cmd_new(cs[i], 0, wait_done, &w[i]);
+		cmd = imap_cmd_new(cs[i], 0, NULL, NULL);
 		imap_cmd_printf(cmd, "LOGOUT");
 		set_state(cs[i], IMAP_ST_LOGOUT);
-		w[i].done = false;
 		loop = cs[i]->loop;
 		imap_cmd_send(cmd);
 	}
-	/* All answer in one round trip; a lost connection answers too. */
+	/*
+	 * The server's BYE is not awaited: it would cost a round trip and
+	 * say nothing that matters once every command has its answer.
+	 * Only the LOGOUT itself must be written.
+	 */
 	for (;;) {
 		for (i = left = 0; i < n; i++)
-			if (!w[i].done && cs[i]->state != IMAP_ST_CLOSED)
+			if (cs[i]->state == IMAP_ST_LOGOUT &&
+			    !all_written(cs[i]))
 				left++;
 		if (left == 0 || loop_run_once(loop, -1) == -1)
 			break;
 	}
 	err_set(&e, ERR_CONN, "logged out");
-	for (i = 0; i < n; i++) {
-		if (w[i].done && w[i].status == IMAP_STATUS_NONE &&
-		    w[i].err.kind != ERR_NONE)
-			log_debug("%s: logout: %s", cs[i]->name, w[i].err.msg);
+	for (i = 0; i < n; i++)
 		if (cs[i]->state == IMAP_ST_LOGOUT)
 			fail_connection(cs[i], &e);
-	}
-	free(w);
 }
 
 void

@@ -182,13 +182,25 @@ int imap_simple(struct imap_client *, imap_untagged_cb *, void *, struct err *,
 /* Send a built command and wait for it; as imap_simple. */
 int imap_cmd_wait(struct imap_cmd *, struct err *);
 
-/* LOGOUT, wait for it (briefly), close. */
+/* LOGOUT, wait until it is written (not for the reply), close. */
 void imap_client_logout(struct imap_client *);
-/* LOGOUT on n clients at once: one round trip for all. */
+/* LOGOUT on n clients at once, as imap_client_logout(). */
 void imap_client_logout_all(struct imap_client **, size_t n);
+
+/*
+ * imap_client_behind_login(c, fn, arg): the next login or AUTHENTICATE
+ * calls fn(c, arg) right after queueing its command, so that fn can
+ * pipeline commands behind it (one round trip for both).  Those fail if
+ * the login does.  Called at most once; a PREAUTH greeting never calls
+ * it.
+ */
+void imap_client_behind_login(
+    struct imap_client *, void (*fn)(struct imap_client *, void *), void *);
 
 /* Capabilities (upper case atoms), minus those disabled below. */
 bool imap_has_cap(const struct imap_client *, const char *);
+/* Whether cap was disabled below. */
+bool imap_cap_disabled(const struct imap_client *, const char *);
 /* Pretend the server does not offer cap (tests; fallbacks). */
 void imap_client_disable_cap(struct imap_client *, const char *);
 /* The capability list as received, space separated. */

@@ -100,6 +100,9 @@ struct iconn {
 	uint64_t spare_lit; /* the literal in it; 0: none */
 	uint64_t spare_len;
 	int spare_errno;
+	/* Set-up commands, pipelined behind the login (imap_store.c). */
+	bool enable_sent, list_sent;
+	struct err enable_err, list_err; /* ERR_NONE: answered OK */
 };
 
 struct imap_store {

@@ -702,59 +702,91 @@ delim_untagged(struct imap_client *c, const struct imap_resp *r, void *arg)
 	return true;
 }
 
-/* ENABLE's answer, which nothing waits for alone. */
-struct enable_res {
-	bool failed;
-	struct err err;
-};
-
+/* The set-up commands' answers, kept in the connection. */
 static void
 enable_done(struct imap_client *c, const struct imap_reply *r, void *arg)
 {
-	struct enable_res *x = arg;
+	struct iconn *cn = arg;
 
 	(void)c;
-	if (r->status != IMAP_STATUS_OK) {
-		x->failed = true;
-		ims_reply_err(r, ERR_PROTO, "ENABLE", &x->err);
-	}
+	if (r->status != IMAP_STATUS_OK)
+		ims_reply_err(r, ERR_PROTO, "ENABLE", &cn->enable_err);
+}
+
+static void
+list_done(struct imap_client *c, const struct imap_reply *r, void *arg)
+{
+	struct iconn *cn = arg;
+
+	(void)c;
+	if (r->status != IMAP_STATUS_OK)
+		ims_reply_err(r, ERR_BOX, "LIST", &cn->list_err);
 }
 
 /*
- * ENABLE what we use; learn the delimiter on the first connection.  The
- * two go out together: one round trip.
+ * Whether to ask for cap: before the login, unless disabled (servers
+ * often announce their extensions only once logged in, and ENABLE of
+ * one the server lacks enables nothing); after it, if offered.
  */
-static int
-conn_setup(struct imap_store *s, struct imap_client *c, struct err *err)
+static bool
+want_cap(struct imap_client *c, bool before, const char *cap)
 {
-	struct enable_res en = {false, {ERR_NONE, ""}};
+	return before ? !imap_cap_disabled(c, cap) : imap_has_cap(c, cap);
+}
+
+/*
+ * Queue the set-up: ENABLE what we use, and on the first connection a
+ * LIST for the delimiter.  Called behind the login command (before its
+ * answer, so the two share its round trip) or, when that could not be,
+ * after it.  ENABLE goes before the login only when the greeting
+ * announced it.
+ */
+static void
+setup_send(struct imap_client *c, void *arg)
+{
+	struct iconn *cn = arg;
+	struct imap_store *s = cn->s;
+	bool before = imap_client_state(c) != IMAP_ST_AUTH;
 	struct imap_cmd *cmd;
 	char list[64];
-	int r = 0;
 
 	snprintf(list, sizeof(list), "%s%s%s",
-	    imap_has_cap(c, "QRESYNC") && imap_has_cap(c, "CONDSTORE")
+	    want_cap(c, before, "QRESYNC") && want_cap(c, before, "CONDSTORE")
 		? " QRESYNC"
 		: "",
-	    imap_has_cap(c, "CONDSTORE") ? " CONDSTORE" : "",
-	    imap_has_cap(c, "UTF8=ACCEPT") ? " UTF8=ACCEPT" : "");
-	if (list[0] != '\0' && imap_has_cap(c, "ENABLE")) {
-		cmd = imap_cmd_new(c, 0, enable_done, &en);
+	    want_cap(c, before, "CONDSTORE") ? " CONDSTORE" : "",
+	    want_cap(c, before, "UTF8=ACCEPT") ? " UTF8=ACCEPT" : "");
+	if (!cn->enable_sent && list[0] != '\0' && imap_has_cap(c, "ENABLE")) {
+		cmd = imap_cmd_new(c, 0, enable_done, cn);
 		imap_cmd_printf(cmd, "ENABLE%s", list);
 		imap_cmd_send(cmd);
+		cn->enable_sent = true;
 	}
-	if (!s->connected) {
+	if (!cn->list_sent && !s->connected) {
 		s->delim = '/';
-		cmd = imap_cmd_new(c, 0, NULL, NULL);
+		cmd = imap_cmd_new(c, 0, list_done, cn);
 		imap_cmd_set_untagged(cmd, delim_untagged, s);
 		imap_cmd_printf(cmd, "LIST \"\" \"\"");
-		r = imap_cmd_wait(cmd, err);
-	} else
-		r = imap_client_drain(c, err);
-	if (r == -1)
+		imap_cmd_send(cmd);
+		cn->list_sent = true;
+	}
+}
+
+/* Once logged in: the rest of the set-up, and its answers. */
+static int
+conn_setup(struct imap_store *s, struct iconn *cn, struct err *err)
+{
+	struct imap_client *c = cn->c;
+
+	setup_send(c, cn);
+	if (imap_client_drain(c, err) == -1)
 		return -1;
-	if (en.failed) /* the server keeps its defaults: we cope */
-		log_debug("%s: ENABLE%s: %s", s->base.name, list, en.err.msg);
+	if (cn->list_err.kind != ERR_NONE) {
+		*err = cn->list_err;
+		return -1;
+	}
+	if (cn->enable_err.kind != ERR_NONE) /* the server's defaults: fine */
+		log_debug("%s: %s", s->base.name, cn->enable_err.msg);
 	if (s->connected)
 		return 0;
 	s->utf8 = imap_is_enabled(c, "UTF8=ACCEPT");
@@ -804,8 +836,10 @@ conn_open(struct imap_store *s, struct err *err)
 	     tok = strtok_r(NULL, " ", &save))
 		imap_client_disable_cap(cn->c, tok);
 	free(caps);
-	if (imap_client_connect(cn->c, err) == -1 ||
-	    conn_login(s, cn->c, err) == -1 || conn_setup(s, cn->c, err) == -1)
+	if (imap_client_connect(cn->c, err) == -1)
+		goto out_free;
+	imap_client_behind_login(cn->c, setup_send, cn);
+	if (conn_login(s, cn->c, err) == -1 || conn_setup(s, cn, err) == -1)
 		goto out_free;
 	imap_client_set_on_close(cn->c, on_close, cn);
 	for (pp = &s->conns; *pp != NULL; pp = &(*pp)->next)

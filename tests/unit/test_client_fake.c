@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -351,6 +352,66 @@ test_login_quotes_and_plaintext(void)
 	stop(&f);
 }
 
+/* Behind the login: a NOOP, and how many commands were out by then. */
+struct behind {
+	struct fake *f;
+	struct result r;
+	uint64_t sent;
+};
+
+static void
+behind_noop(struct imap_client *c, void *arg)
+{
+	struct behind *b = arg;
+
+	send_cmd(b->f, &b->r, "NOOP");
+	b->sent = imap_client_cmds_sent(c);
+}
+
+static void
+test_pipelined_behind_login(void)
+{
+	struct behind b;
+	struct fake f;
+	struct err e;
+
+	/*
+	 * AUTHENTICATE PLAIN with an initial response: the NOOP queued
+	 * behind it goes out before the server's answer, in the same
+	 * round trip.
+	 */
+	open_fake(&f, "AUTH=PLAIN SASL-IR");
+	memset(&b, 0, sizeof(b));
+	b.f = &f;
+	imap_client_behind_login(f.c, behind_noop, &b);
+	say(&f, "1 OK [CAPABILITY IMAP4rev1 ENABLE] in\r\n2 OK done\r\n");
+	T_EQ_INT(imap_client_login(f.c, "alice", "pw", &e), 0);
+	T_EQ_INT(b.sent, 2); /* not held until the login's answer */
+	T_EQ_STR(heard(&f), "1 AUTHENTICATE PLAIN AGFsaWNlAHB3\r\n2 NOOP\r\n");
+	T_EQ_INT(imap_client_drain(f.c, &e), 0);
+	T_EQ_INT(b.r.calls, 1);
+	T_EQ_INT(b.r.status, IMAP_STATUS_OK);
+	T_ASSERT(imap_has_cap(f.c, "ENABLE"));
+	/* LOGOUT is written, and the connection closed without its reply. */
+	imap_client_logout(f.c);
+	T_EQ_STR(heard(&f), "3 LOGOUT\r\n");
+	T_EQ_INT(imap_client_state(f.c), IMAP_ST_CLOSED);
+	stop(&f);
+
+	/* A refused login fails what was pipelined behind it, too. */
+	open_fake(&f, "AUTH=PLAIN SASL-IR");
+	memset(&b, 0, sizeof(b));
+	b.f = &f;
+	imap_client_behind_login(f.c, behind_noop, &b);
+	say(&f, "1 NO [AUTHENTICATIONFAILED] no\r\n2 BAD log in first\r\n");
+	T_EQ_INT(imap_client_login(f.c, "alice", "pw", &e), -1);
+	T_EQ_INT(e.kind, ERR_AUTH);
+	spin(&f);
+	T_EQ_INT(b.r.calls, 1);
+	T_EQ_INT(b.r.status, IMAP_STATUS_BAD);
+	stop(&f);
+}
+
 static void
 test_logindisabled(void)
 {
@@ -442,6 +503,7 @@ static const struct t_case cases[] = {
     {"huge literal is fatal", test_huge_literal_is_fatal},
     {"login quotes", test_login_quotes_and_plaintext},
     {"LOGINDISABLED", test_logindisabled},
+    {"pipelined behind the login", test_pipelined_behind_login},
     {"PREAUTH on STARTTLS link", test_preauth_on_starttls_link_refused},
     {"STARTTLS missing or refused", test_starttls_missing_or_refused},
 };

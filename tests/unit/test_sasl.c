@@ -8,6 +8,7 @@
  * exact AUTHENTICATE bytes, mechanism choice, and refusals.
  */
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -496,6 +497,76 @@ test_client_otp(void)
 	close_fake(&f);
 }
 
+/* A NOOP queued behind the login, and how many commands were out then. */
+struct behind {
+	uint64_t sent;
+	int calls;
+	enum imap_status status;
+};
+
+static void
+behind_done(struct imap_client *c, const struct imap_reply *r, void *arg)
+{
+	struct behind *b = arg;
+
+	(void)c;
+	b->calls++;
+	b->status = r->status;
+}
+
+static void
+behind_noop(struct imap_client *c, void *arg)
+{
+	struct behind *b = arg;
+	struct imap_cmd *cmd = imap_cmd_new(c, 0, behind_done, b);
+
+	imap_cmd_printf(cmd, "NOOP");
+	imap_cmd_send(cmd);
+	b->sent = imap_client_cmds_sent(c);
+}
+
+/*
+ * PLAIN with SASL-IR is one message: what is queued behind it goes out
+ * before its answer.  A mechanism with challenges holds it back, since
+ * its next line must be the client's response.
+ */
+static void
+test_client_pipelined_behind(void)
+{
+	static const enum sasl_mech plain[] = {SASL_PLAIN};
+	static const enum sasl_mech otp[] = {SASL_OTP};
+	struct creds cr = {"pw", NULL, 0};
+	struct behind b = {0, 0, IMAP_STATUS_NONE};
+	struct imap_auth a;
+	struct fake f;
+	struct err e;
+
+	open_fake(&f, "AUTH=PLAIN SASL-IR", true);
+	auth_init(&a, &cr, plain, 1);
+	imap_client_behind_login(f.c, behind_noop, &b);
+	say(&f, "1 OK [CAPABILITY IMAP4rev1] in\r\n2 OK done\r\n");
+	T_EQ_INT(imap_client_auth(f.c, &a, &e), 0);
+	T_EQ_INT(b.sent, 2);
+	T_EQ_INT(imap_client_drain(f.c, &e), 0);
+	T_EQ_INT(b.calls, 1);
+	T_EQ_INT(b.status, IMAP_STATUS_OK);
+	T_EQ_STR(heard(&f), "1 AUTHENTICATE PLAIN AHRpbQBwdw==\r\n2 NOOP\r\n");
+	close_fake(&f);
+
+	memset(&b, 0, sizeof(b));
+	cr.password = "This is a test.";
+	open_fake(&f, "AUTH=OTP SASL-IR", false);
+	auth_init(&a, &cr, otp, 1);
+	imap_client_behind_login(f.c, behind_noop, &b);
+	say(&f, "+ b3RwLW1kNSA5OSBUZVN0IGV4dA==\r\n"
+		"1 OK [CAPABILITY IMAP4rev1] done\r\n");
+	T_EQ_INT(imap_client_auth(f.c, &a, &e), 0);
+	T_EQ_INT(b.sent, 1);
+	T_EQ_STR(heard(&f), "1 AUTHENTICATE OTP AHRpbQ==\r\n"
+			    "aGV4OjUwZmUxOTYyYzQ5NjU4ODA=\r\n2 NOOP\r\n");
+	close_fake(&f);
+}
+
 /* RFC 2195's exchange; no SASL-IR, so the server speaks first. */
 static void
 test_client_cram_md5(void)
@@ -629,6 +700,8 @@ main(int argc, char **argv)
 	    {"otp_rfc2289", test_otp_rfc2289},
 	    {"otp_exchange", test_otp_exchange},
 	    {"client: OTP transcript", test_client_otp},
+	    {"client: pipelined behind PLAIN, not OTP",
+		test_client_pipelined_behind},
 	    {"client: CRAM-MD5 transcript", test_client_cram_md5},
 	    {"client: OAUTHBEARER refused", test_client_oauthbearer_refused},
 	    {"client: no PLAIN in the clear", test_client_refuses_plaintext},
