@@ -654,6 +654,10 @@ build_msgs(struct scan_op *so)
 		m->fp_len = STORE_FP_LEN;
 		m->objid = r->objid;
 	}
+	/* The records' strings are in the arena: the array can go now, */
+	free(so->recs); /* before the caller copies the result. */
+	so->recs = NULL;
+	so->nrecs = so->cap = 0;
 	so->ch.msgs = so->msgs;
 	so->ch.nmsgs = n;
 	so->ch.uidnext = so->mbox.uidnext;

@@ -707,6 +707,20 @@ op_settle(struct store *s, const char *folder, struct store_folder *out,
 }
 
 static void
+op_will_touch(
+    struct store *s, const char *folder, const uint32_t *uids, size_t n)
+{
+	struct maildir *md = (struct maildir *)s;
+	struct err err;
+	struct where w;
+
+	if (md_where(md, folder, &w, &err) < 0 || !md_is_maildir(w.path) ||
+	    md_will_touch(md, &w, uids, n, &err) < 0)
+		log_debug(
+		    "maildir %s: %s: not read ahead", md->base.name, folder);
+}
+
+static void
 op_delete(struct store *s, const char *folder, store_done_cb *cb, void *arg)
 {
 	struct maildir *md = (struct maildir *)s;
@@ -786,6 +800,7 @@ static const struct store_ops maildir_ops = {
     .rename = op_rename,
     .delete = op_delete,
     .settle = op_settle,
+    .will_touch = op_will_touch,
 };
 
 void

@@ -585,6 +585,27 @@ md_ent_path(const struct where *w, const struct ent *e, char *out, size_t size)
  * Reading cur/ and new/.
  */
 
+/* Whether e->want holds the base name of name (baselen bytes). */
+static bool
+wanted(const struct ents *e, const char *name, size_t baselen)
+{
+	size_t lo = 0, hi = e->nwant, mid;
+	int c;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = md_base_cmp(
+		    e->want[mid], strlen(e->want[mid]), name, baselen);
+		if (c == 0)
+			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
 /*
  * Read the message files of w's cur/ or new/ into e (when e is NULL,
  * tally them in *t).  Names that are no message are skipped.
@@ -629,6 +650,8 @@ md_read_sub(const struct maildir *md, const struct where *w, bool in_new,
 			t->digest += md_name_hash(de->d_name, in_new);
 			continue;
 		}
+		if (e->want != NULL && !wanted(e, de->d_name, baselen))
+			continue;
 		x = ents_push(e);
 		x->name = xstrdup(de->d_name);
 		x->baselen = baselen;
@@ -680,6 +703,7 @@ md_cache_take(struct maildir *md, const struct where *w, struct ents *e)
 	memset(e, 0, sizeof(*e));
 	md->cache_folder = xstrdup(w->name);
 	md->cache_op = md->op;
+	md->cache_some = false;
 }
 
 static int
@@ -713,6 +737,35 @@ cache_search(struct maildir *md, const char *base)
 	    md_base_cmp(v[lo].name, v[lo].baselen, base, blen) == 0)
 		return &v[lo];
 	return NULL;
+}
+
+int
+md_cache_some(struct maildir *md, const struct where *w, char **bases, size_t n,
+    struct err *err)
+{
+	struct ents e = {0};
+
+	size_t i;
+
+	if (md->cache_folder != NULL &&
+	    strcmp(md->cache_folder, w->name) == 0) {
+		for (i = 0; md->cache_some && i < n; i++)
+			if (cache_search(md, bases[i]) == NULL)
+				break;
+		if (!md->cache_some || i == n)
+			return 0; /* all there, or all read ahead */
+	}
+	e.want = bases;
+	e.nwant = n;
+	if (md_read_folder(md, w, &e, err) < 0) {
+		md_ents_free(&e);
+		return -1;
+	}
+	e.want = NULL;
+	e.nwant = 0;
+	md_cache_take(md, w, &e);
+	md->cache_some = true;
+	return 0;
 }
 
 /*

@@ -63,6 +63,9 @@ struct ent {
 struct ents {
 	struct ent *v;
 	size_t n, cap;
+	/* When set: read only files with these base names (sorted). */
+	char **want;
+	size_t nwant;
 };
 
 /* A folder: its canonical name and its directory. */
@@ -101,6 +104,7 @@ struct maildir {
 	struct job *jobs; /* completions not yet delivered */
 	char *cache_folder; /* the folder cache holds, or NULL */
 	struct ents cache; /* its files, sorted by base name */
+	bool cache_some; /* only the files of some base names */
 	unsigned long op; /* operations started */
 	unsigned long cache_op; /* the one during which cache was read */
 	struct journal *journals; /* maildir_proof.c */
@@ -193,6 +197,13 @@ void md_cache_drop(struct maildir *);
 /* Keep e (sorted here) as the cache of folder w; e is emptied. */
 void md_cache_take(struct maildir *, const struct where *, struct ents *);
 /*
+ * md_cache_some(md, w, bases, n, err): unless the cache holds all of w,
+ * read into it only the files of these n base names (sorted with
+ * strcmp), for an operation on those alone.  0 or -1.
+ */
+int md_cache_some(struct maildir *, const struct where *, char **bases,
+    size_t n, struct err *);
+/*
  * md_locate(md, w, base, stale, out, err): the file of base in w; stale
  * says the caller found the cached name gone.  1 found, 0 not, -1.
  */
@@ -221,6 +232,9 @@ int md_fetch_msg(struct maildir *, const struct where *, uint32_t uid,
 /* Deliver items (see store_append_batch); 0, or -1 with err for the
  * batch (items then say which got in: uid != 0). */
 int md_append_batch(struct maildir *, const struct where *, struct store_item *,
+    size_t n, struct err *);
+/* Read the directory cache for these UIDs (see maildir_msg.c). */
+int md_will_touch(struct maildir *, const struct where *, const uint32_t *uids,
     size_t n, struct err *);
 int md_set_flags(struct maildir *, const struct where *, const uint32_t *uids,
     size_t n, const char *add, const char *remove, struct err *);

@@ -22,6 +22,7 @@
 
 #include "store/maildir_int.h"
 #include "util/log.h"
+#include "util/sort.h"
 #include "util/xalloc.h"
 
 /*
@@ -680,6 +681,41 @@ flag_one(struct maildir *md, const struct where *w, struct flagop *op,
 			 "the file of UID %" PRIu32 " (%s) is gone", uid, base);
 }
 
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Before acting on these n UIDs of w: the directory cache need only
+ * hold their files (unless it holds the whole folder, or these files
+ * were read ahead).  A few hundred changes in a folder of 100,000 files
+ * then keep a few hundred names, not the whole listing (10 MB).
+ */
+int
+md_will_touch(struct maildir *md, const struct where *w, const uint32_t *uids,
+    size_t n, struct err *err)
+{
+	char base[STATE_BASE_MAX + 1], **bases;
+	struct state_mdfolder f;
+	size_t i, k = 0;
+	int r = 0;
+
+	bases = xcalloc(n + 1, sizeof(*bases));
+	for (i = 0; i < n && r >= 0; i++)
+		if ((r = base_of(md, w, uids[i], &f, base, err)) > 0)
+			bases[k++] = xstrdup(base);
+	if (r >= 0) {
+		sort_array(bases, k, sizeof(*bases), cmp_str);
+		r = md_cache_some(md, w, bases, k, err);
+	}
+	for (i = 0; i < k; i++)
+		free(bases[i]);
+	free(bases);
+	return r < 0 ? -1 : 0;
+}
+
 /* Run fn on every uid; keep going after errors, report the first. */
 static int
 each_uid(struct maildir *md, const struct where *w, const uint32_t *uids,
@@ -734,6 +770,8 @@ md_set_flags(struct maildir *md, const struct where *w, const uint32_t *uids,
 	if (kw_save(md, w, &op->kw, err) < 0)
 		goto out;
 	md_journal_begin(md, w);
+	if (md_will_touch(md, w, uids, n, err) < 0)
+		goto out;
 	rc = each_uid(md, w, uids, n, flag_each, op, &changed, err);
 	if (changed > 0 && md->fsync &&
 	    (md_fsync_sub(w->path, "cur") < 0 ||
@@ -794,7 +832,9 @@ md_expunge(struct maildir *md, const struct where *w, const uint32_t *uids,
 	if (md_txn_begin(md, &mine, err) < 0)
 		return -1;
 	md_journal_begin(md, w);
-	rc = each_uid(md, w, uids, n, expunge_one, NULL, &changed, err);
+	rc = md_will_touch(md, w, uids, n, err);
+	if (rc == 0)
+		rc = each_uid(md, w, uids, n, expunge_one, NULL, &changed, err);
 	/* Forget what was removed even when another message failed. */
 	if (md_txn_end(md, mine, 0, err) < 0)
 		return -1;

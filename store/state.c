@@ -165,6 +165,9 @@ enum stmt_id {
 	S_MSG_DEL_ID,
 	S_MSG_ALL_FAR,
 	S_MSG_ALL_NEAR,
+	S_MSG_ONE_SIDED,
+	S_MSG_UIDS_FAR,
+	S_MSG_UIDS_NEAR,
 	S_MSG_COUNT,
 	S_MSG_COUNT_ALL,
 	S_MSG_DROP_FAR,
@@ -261,6 +264,12 @@ static const char *const sql_text[S__COUNT] = {
 	"SELECT " MSG_COLS " FROM msg WHERE pair = ?1 ORDER BY far_uid",
     [S_MSG_ALL_NEAR] =
 	"SELECT " MSG_COLS " FROM msg WHERE pair = ?1 ORDER BY near_uid",
+    [S_MSG_ONE_SIDED] = "SELECT " MSG_COLS " FROM msg WHERE pair = ?1 AND "
+			"(far_uid IS NULL OR near_uid IS NULL)",
+    [S_MSG_UIDS_FAR] = "SELECT far_uid FROM msg WHERE pair = ?1 AND "
+		       "far_uid IS NOT NULL ORDER BY far_uid",
+    [S_MSG_UIDS_NEAR] = "SELECT near_uid FROM msg WHERE pair = ?1 AND "
+			"near_uid IS NOT NULL ORDER BY near_uid",
     [S_MSG_COUNT] = "SELECT count(*) FROM msg WHERE pair = ?1",
     [S_MSG_COUNT_ALL] = "SELECT count(*) FROM msg",
     [S_MSG_DROP_FAR] = "DELETE FROM msg WHERE pair = ?1 AND near_uid IS NULL",
@@ -1663,6 +1672,72 @@ state_msg_foreach(struct state *st, int64_t pair, enum state_side order,
 	if (sqlite3_bind_int64(s, 1, pair) != SQLITE_OK)
 		return bind_fail(st, s, err);
 	return foreach_row(st, s, msg_each, &c, err);
+}
+
+int
+state_msg_foreach_some(struct state *st, int64_t pair,
+    const uint32_t *const uids[2], const size_t n[2], state_msg_fn fn,
+    void *arg, struct err *err)
+{
+	struct msg_ctx c = {fn, arg};
+	sqlite3_stmt *s;
+	size_t i;
+	int side;
+
+	if ((s = stmt(st, S_MSG_ONE_SIDED, err)) == NULL)
+		return -1;
+	if (sqlite3_bind_int64(s, 1, pair) != SQLITE_OK)
+		return bind_fail(st, s, err);
+	if (foreach_row(st, s, msg_each, &c, err) == -1)
+		return -1;
+	for (side = 0; side < 2; side++)
+		for (i = 0; i < n[side]; i++) {
+			s = stmt(st, S_MSG_BY_FAR + side, err);
+			if (s == NULL)
+				return -1;
+			if (sqlite3_bind_int64(s, 1, pair) != SQLITE_OK ||
+			    sqlite3_bind_int64(s, 2, uids[side][i]) !=
+				SQLITE_OK)
+				return bind_fail(st, s, err);
+			if (foreach_row(st, s, msg_each, &c, err) == -1)
+				return -1;
+		}
+	return 0;
+}
+
+int
+state_msg_uids(struct state *st, int64_t pair, enum state_side side,
+    uint32_t **out, size_t *n_out, struct err *err)
+{
+	sqlite3_stmt *s;
+	size_t n = 0, cap = 64;
+	uint32_t *v;
+	int rc;
+
+	assert(SIDE_OK(side));
+	*out = NULL;
+	*n_out = 0;
+	if ((s = stmt(st, S_MSG_UIDS_FAR + side, err)) == NULL)
+		return -1;
+	if (sqlite3_bind_int64(s, 1, pair) != SQLITE_OK)
+		return bind_fail(st, s, err);
+	v = xreallocarray(NULL, cap, sizeof(*v));
+	st->iterating++;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap *= 2;
+			v = xreallocarray(v, cap, sizeof(*v));
+		}
+		v[n++] = (uint32_t)sqlite3_column_int64(s, 0);
+	}
+	st->iterating--;
+	if (finish(st, s, rc, err, "%s", sqlite3_sql(s)) == -1) {
+		free(v);
+		return -1;
+	}
+	*out = v;
+	*n_out = n;
+	return 0;
 }
 
 int

@@ -271,6 +271,21 @@ int state_msg_delete_id(struct state *, int64_t id, struct err *);
 typedef int (*state_msg_fn)(void *, const struct state_msg *, struct err *);
 int state_msg_foreach(struct state *, int64_t pair, enum state_side order,
     state_msg_fn, void *, struct err *);
+/*
+ * state_msg_foreach_some(st, pair, uids, n, fn, arg, err):
+ * Call fn for the rows of pair that lack a UID on a side, then for the
+ * row holding each of uids[side][0..n[side]) on that side, if any.  A
+ * row may come more than once: the caller removes repeats (by id).
+ */
+int state_msg_foreach_some(struct state *, int64_t pair,
+    const uint32_t *const uids[2], const size_t n[2], state_msg_fn, void *,
+    struct err *);
+/*
+ * state_msg_uids(st, pair, side, out, n_out, err): the UIDs the rows of
+ * pair hold on side, ascending, in *out (free() it).
+ */
+int state_msg_uids(struct state *, int64_t pair, enum state_side,
+    uint32_t **out, size_t *n_out, struct err *);
 /* Rows of pair, or of all pairs when pair is 0. */
 int state_msg_count(
     struct state *, int64_t pair, uint64_t *n_out, struct err *);

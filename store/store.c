@@ -78,6 +78,14 @@ store_settle(struct store *s, const char *folder, struct store_folder *out,
 }
 
 void
+store_will_touch(
+    struct store *s, const char *folder, const uint32_t *uids, size_t n)
+{
+	if (s->ops->will_touch != NULL && n > 0)
+		s->ops->will_touch(s, folder, uids, n);
+}
+
+void
 store_fetch_batch(struct store *s, const char *folder, struct store_item *items,
     size_t n, store_done_cb *cb, void *arg)
 {

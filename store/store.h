@@ -202,6 +202,9 @@ struct store_ops {
 	/* May be NULL (store_settle() then says nothing). */
 	int (*settle)(struct store *, const char *folder, struct store_folder *,
 	    struct err *);
+	/* May be NULL (store_will_touch() is a hint). */
+	void (*will_touch)(
+	    struct store *, const char *folder, const uint32_t *uids, size_t n);
 };
 
 /* The common head of every driver's store. */
@@ -255,6 +258,15 @@ void store_delete(struct store *, const char *folder, store_done_cb *, void *);
 const char *store_kind(const struct store *);
 /* Is uid in sorted[0..n) (ascending)? */
 bool store_uid_in(const uint32_t *sorted, size_t n, uint32_t uid);
+/*
+ * store_will_touch(s, folder, uids, n): a hint that flag changes and
+ * expunges of these UIDs follow, in calls of their own, so that the
+ * driver can prepare for all of them at once (Maildir: one read of the
+ * directory finds their files).  Nothing is returned: a driver may
+ * ignore it, and the calls work without it.
+ */
+void store_will_touch(
+    struct store *, const char *folder, const uint32_t *uids, size_t n);
 /*
  * store_settle(s, folder, out, err), after a pass over folder whose
  * result the caller recorded: when the store can prove that folder holds

@@ -618,6 +618,31 @@ group_flags(struct exec *ex, const struct plan *p, struct flag_group **out)
 	return ng;
 }
 
+/*
+ * Tell each store which of its messages the flag changes and expunges
+ * to come touch, so that it prepares for all of them at once.
+ */
+static void
+touch_hint(struct exec *ex)
+{
+	const struct plan *p = ex->p;
+	struct sync_exec *x = ex->x;
+	uint32_t *uids;
+	size_t i, n;
+	int s;
+
+	uids = xcalloc(p->nops + 1, sizeof(*uids));
+	for (s = 0; s < 2; s++) {
+		for (i = n = 0; i < p->nops; i++)
+			if ((p->ops[i].kind == PLAN_FLAGS ||
+				p->ops[i].kind == PLAN_EXPUNGE) &&
+			    p->ops[i].side == (enum state_side)s)
+				uids[n++] = p->ops[i].uid[s];
+		store_will_touch(x->store[s], x->folder[s], uids, n);
+	}
+	free(uids);
+}
+
 static void
 flags_start(struct exec *ex)
 {
@@ -625,6 +650,7 @@ flags_start(struct exec *ex)
 	struct flag_group *g;
 	size_t i;
 
+	touch_hint(ex);
 	ex->ng = group_flags(ex, ex->p, &ex->g);
 	g = ex->g;
 	for (i = 0; i < ex->ng; i++) {

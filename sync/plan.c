@@ -95,7 +95,8 @@
  *     and when that spares messages on the other side, brake[other] says
  *     so.  Unless force_deletes.
  *  D6 [apply_brake] After planning, when the expunges on a side are more
- *     than brake_percent % of the messages present there (rows present
+ *     than brake_percent % of the messages present there (rows present,
+ *     counting the rows the caller left out as present (rows_elsewhere),
  *     plus reported messages no row holds, before this pass) and more than
  *     brake_min, or all of them (when there were any), every EXPUNGE on
  *     that side is removed, the rows concerned are left alone, and
@@ -457,11 +458,34 @@ op_new(struct ctx *c, enum plan_op_kind kind, enum state_side side, int64_t row)
 	return op;
 }
 
+/*
+ * Room at once for an op per message new to the state (almost each is a
+ * copy or a pair), so that a first sync's array of 100,000 ops is not
+ * built by doubling, which holds up to three times the final size while
+ * the array moves.
+ */
+static void
+reserve_ops(struct ctx *c)
+{
+	size_t i, n = 0;
+	int s;
+
+	for (s = 0; s < 2; s++)
+		for (i = 0;
+		     c->in->changes[s] != NULL && i < c->in->changes[s]->nmsgs;
+		     i++)
+			n += !c->in->changes[s]->msgs[i].flags_only;
+	if (n > 64) {
+		c->cap = n;
+		c->p->ops = xreallocarray(NULL, n, sizeof(*c->p->ops));
+	}
+}
+
 static void
 op_fp(struct plan_op *op, const unsigned char *fp, size_t len)
 {
 	if (len > 0) {
-		memcpy(op->fp, fp, len);
+		op->fp = fp;
 		op->fp_len = len;
 	}
 }
@@ -606,8 +630,9 @@ index_side(struct ctx *c, enum state_side s, struct err *err)
 	}
 	if ((rows = index_rows(c, s, &nr, err)) == NULL)
 		return -1;
+	sd->present = in->rows_elsewhere;
 	if (sd->ch == NULL) {
-		sd->present = nr;
+		sd->present += nr;
 	} else {
 		index_msgs(sd);
 		sd->taken = xcalloc(sd->nmsg + 1, sizeof(*sd->taken));
@@ -1295,6 +1320,11 @@ check_input(const struct plan_input *in, struct err *err)
 	if (check_changes(in->changes[STATE_FAR], err) < 0 ||
 	    check_changes(in->changes[STATE_NEAR], err) < 0)
 		return -1;
+	if (in->rows_elsewhere > 0 &&
+	    ((in->changes[STATE_FAR] && in->changes[STATE_FAR]->full) ||
+		(in->changes[STATE_NEAR] && in->changes[STATE_NEAR]->full)))
+		return err_set(err, ERR_SYS,
+		    "plan: rows left out of a pass with a full listing");
 	return 0;
 }
 
@@ -1354,6 +1384,7 @@ plan_make(const struct plan_input *in, struct plan *out, struct err *err)
 	out->mem = xmalloc(sizeof(*out->mem));
 	arena_init(out->mem, MEM_MAX);
 	ctx_init(&c, in, out);
+	reserve_ops(&c);
 	if (index_side(&c, STATE_FAR, err) < 0 ||
 	    index_side(&c, STATE_NEAR, err) < 0)
 		goto out;
@@ -1374,6 +1405,9 @@ plan_make(const struct plan_input *in, struct plan *out, struct err *err)
 		goto out;
 	}
 	finish(&c);
+	if (out->nops > 0 && out->nops < c.cap) /* held while executing */
+		out->ops =
+		    xreallocarray(out->ops, out->nops, sizeof(*out->ops));
 	rc = 0;
 out:
 	ctx_release(&c);

@@ -8,10 +8,12 @@
  * the executor (sync/exec.c) carries the operations out and records their
  * results in the state.  The rules are listed at the top of plan.c.
  *
- * Ownership: plan_make() only reads its input, during the call, and keeps
- * no pointer into it.  Everything a struct plan points to (the op array,
- * every string in it, the brake reasons) is owned by the plan and freed
- * by plan_free(); callers treat it as read-only.
+ * Ownership: plan_make() only reads its input, and keeps one kind of
+ * pointer into it: an op's fingerprint points at the input's (so the
+ * change sets must outlive the plan).  Everything else a struct plan
+ * points to (the op array, every string in it, the brake reasons) is
+ * owned by the plan and freed by plan_free(); callers treat it as
+ * read-only.
  *
  * Executing a plan: ops come sorted by kind in the order of enum
  * plan_op_kind, which is also an order that works: pairs and re-pairs
@@ -70,6 +72,14 @@ struct plan_input {
 	const struct plan_row *rows;
 	size_t nrows;
 	/*
+	 * Rows of the pair left out of rows, because none of their UIDs is
+	 * reported or vanished: each holds a UID on both sides and is
+	 * present on both with its base flags.  They count for the brake
+	 * (D6).  0 whenever a change set is full, whose absences would make
+	 * them gone.
+	 */
+	size_t rows_elsewhere;
+	/*
 	 * By enum state_side.  NULL: that side was not scanned (unchanged):
 	 * every row is present there with its base flags, and nothing there
 	 * is new or gone.
@@ -114,19 +124,21 @@ enum plan_op_kind {
  * COPY, PAIR also carry size, internaldate and the fingerprint (of the
  * source; of the far message) for the new row and the copy intent.  Row 0
  * in FLAGS and SET_BASE means the row a PAIR of the same uids creates.
+ * An op is 104 bytes, one per message on a first sync: the fingerprint
+ * is the input's, not a copy (the plan must not outlive its input).
  */
 struct plan_op {
 	enum plan_op_kind kind;
 	enum state_side side; /* the side acted on */
-	int64_t row; /* state row id; 0: a new message or pair */
 	uint32_t uid[2]; /* by side; 0: not there (yet) */
+	int64_t row; /* state row id; 0: a new message or pair */
 	const char *add, *remove; /* FLAGS: canonical, either may be "" */
 	const char *flags; /* COPY: the flags to append with */
 	const char *base; /* COPY, PAIR, SET_BASE: agreed flags to record */
 	const char *objid[2]; /* identities to record, by side */
 	uint64_t size;
 	int64_t internaldate;
-	unsigned char fp[PLAN_FP_MAX];
+	const unsigned char *fp; /* in the input's store_msg; NULL: none */
 	size_t fp_len;
 };
 

@@ -319,14 +319,6 @@ snap_free(struct snap *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static int
-cmp_uid(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /*
  * Watermarks.
  */
@@ -393,6 +385,8 @@ struct pass {
 	struct old_intent *old; /* copy intents left by an earlier run */
 	size_t nold;
 	uint32_t *known[2]; /* the scans' known UIDs, kept until done */
+	size_t nknown[2];
+	size_t rows_elsewhere; /* rows of the pair not loaded (plan.h) */
 	bool idle; /* nothing to scan: the pass ends at its start */
 	enum {
 		P_SCANNING,
@@ -468,7 +462,6 @@ scan_start(struct cx *cx, struct pass *ps)
 {
 	struct store_since since[2];
 	int s;
-	size_t i;
 
 	for (s = 0; s < 2; s++) {
 		const struct state_marks *m = &ps->pair.marks[s];
@@ -482,14 +475,8 @@ scan_start(struct cx *cx, struct pass *ps)
 			ps->snap[s].ch.method = "none";
 			continue;
 		}
-		ps->known[s] = xcalloc(ps->rows.n + 1, sizeof(uint32_t));
-		for (i = 0; i < ps->rows.n; i++)
-			if (ps->rows.v[i].uid[s] != 0)
-				ps->known[s][since[s].nknown++] =
-				    ps->rows.v[i].uid[s];
-		sort_array(
-		    ps->known[s], since[s].nknown, sizeof(uint32_t), cmp_uid);
 		since[s].known_uids = ps->known[s];
+		since[s].nknown = ps->nknown[s];
 		since[s].uidvalidity = m->uidvalidity;
 		since[s].uidnext = m->uidnext;
 		if (cx->maildir[s])
@@ -534,6 +521,89 @@ note_brakes(struct cx *cx, struct pass *ps)
 }
 
 static int
+cmp_row_id(const void *a, const void *b)
+{
+	int64_t x = ((const struct plan_row *)a)->id;
+	int64_t y = ((const struct plan_row *)b)->id;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Rows in id order, each once: a row found by both UIDs came twice. */
+static void
+rows_unique(struct rows *r)
+{
+	size_t i, n = 0;
+
+	sort_array(r->v, r->n, sizeof(*r->v), cmp_row_id);
+	for (i = 0; i < r->n; i++) {
+		if (n > 0 && r->v[n - 1].id == r->v[i].id) {
+			free((unsigned char *)r->v[i].fp);
+			free((char *)r->v[i].objid[0]);
+			free((char *)r->v[i].objid[1]);
+			continue;
+		}
+		r->v[n++] = r->v[i];
+	}
+	r->n = n;
+}
+
+/*
+ * The rows the planner needs.  When no side was listed in full, a row
+ * none of whose UIDs was reported or vanished has nothing to plan: only
+ * the others are loaded, with the rows that lack a UID on a side (which
+ * new messages may re-pair), and the rest are counted (rows_elsewhere).
+ * So an incremental pass over a big folder costs memory by its changes,
+ * not by the folder.  A full listing needs every row: its absences are
+ * deletions.  So does a big change set, for which one pass over the
+ * rows is cheaper than a lookup per UID.
+ */
+static int
+rows_for_plan(struct cx *cx, struct pass *ps, bool reset, struct err *err)
+{
+	uint32_t *uids[2] = {NULL, NULL};
+	size_t n[2] = {0, 0}, i;
+	uint64_t total = 0;
+	bool some = !reset;
+	int s, r = -1;
+
+	ps->rows_elsewhere = 0;
+	for (s = 0; s < 2; s++)
+		if (ps->scan[s] && (!ps->snap[s].valid || ps->snap[s].ch.full))
+			some = false;
+	if (some && state_msg_count(cx->st, ps->pair.id, &total, err) == -1)
+		return -1;
+	for (s = 0; some && s < 2; s++) {
+		const struct store_changes *ch = &ps->snap[s].ch;
+
+		if (!ps->scan[s])
+			continue;
+		uids[s] =
+		    xcalloc(ch->nmsgs + ch->nvanished + 1, sizeof(uint32_t));
+		for (i = 0; i < ch->nmsgs; i++)
+			uids[s][n[s]++] = ch->msgs[i].uid;
+		for (i = 0; i < ch->nvanished; i++)
+			uids[s][n[s]++] = ch->vanished[i];
+	}
+	if (!some || (uint64_t)(n[0] + n[1]) * 4 > total) {
+		r = rows_load(cx->st, ps->pair.id, &ps->rows, err);
+		goto out;
+	}
+	rows_free(&ps->rows);
+	if (state_msg_foreach_some(cx->st, ps->pair.id,
+		(const uint32_t *const *)uids, n, on_row, &ps->rows, err) == -1)
+		goto out;
+	rows_unique(&ps->rows);
+	ps->rows_elsewhere =
+	    total > ps->rows.n ? (size_t)(total - ps->rows.n) : 0;
+	r = 0;
+out:
+	free(uids[0]);
+	free(uids[1]);
+	return r;
+}
+
+static int
 make_plan(struct cx *cx, struct pass *ps, struct err *err)
 {
 	const struct sync_channel_opts *o = cx->o;
@@ -558,17 +628,20 @@ make_plan(struct cx *cx, struct pass *ps, struct err *err)
 			log_info("%s: UIDVALIDITY changed on %s",
 			    ps->c->name[s], state_side_name(s));
 			if (state_msg_reset_side(cx->st, ps->pair.id, s,
-				ps->snap[s].ch.uidvalidity, err) == -1 ||
-			    rows_load(cx->st, ps->pair.id, &ps->rows, err) ==
-				-1)
+				ps->snap[s].ch.uidvalidity, err) == -1)
 				return -1;
 			if (!o->dry_run)
 				sync_crash_point("UIDVALIDITY reset");
 			in.uidvalidity_changed[s] = true;
 		}
 	}
+	if (rows_for_plan(cx, ps,
+		in.uidvalidity_changed[0] || in.uidvalidity_changed[1],
+		err) == -1)
+		return -1;
 	in.rows = ps->rows.v;
 	in.nrows = ps->rows.n;
+	in.rows_elsewhere = ps->rows_elsewhere;
 	return plan_make(&in, &ps->plan, err);
 }
 
@@ -737,10 +810,14 @@ pass_start(struct cx *cx, struct pass *ps, struct err *err)
 		cx->sum->unchanged++;
 		return 0; /* its rows are not even read */
 	}
-	if (rows_load(cx->st, ps->pair.id, &ps->rows, err) == -1 ||
-	    state_pending_foreach(cx->st, ps->pair.id, on_pending, ps, err) ==
-		-1)
+	if (state_pending_foreach(cx->st, ps->pair.id, on_pending, ps, err) ==
+	    -1)
 		return -1;
+	for (s = 0; s < 2; s++)
+		if (ps->scan[s] &&
+		    state_msg_uids(cx->st, ps->pair.id, s, &ps->known[s],
+			&ps->nknown[s], err) == -1)
+			return -1;
 	ps->idle = false;
 	scan_start(cx, ps);
 	return 0;

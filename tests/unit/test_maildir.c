@@ -1339,6 +1339,61 @@ test_expunge_exact(void)
 	close_env();
 }
 
+static void reopen_store(void);
+
+/*
+ * Flags and expunges read only the files they act on: each operation
+ * finds its files, also ones a mail program renamed meanwhile, whatever
+ * an earlier operation or a read-ahead (store_will_touch) left in the
+ * directory cache.
+ */
+static void
+test_ops_read_their_files(void)
+{
+	char p[PATH_MAX], q[PATH_MAX], dir[PATH_MAX], sub[PATH_MAX];
+	const char *f;
+	struct res r;
+	uint32_t u[4];
+	int i, ahead;
+
+	open_env(MAILDIR_LAYOUT_FS);
+	for (ahead = 0; ahead < 2; ahead++) {
+		f = ahead ? "Ahead" : "INBOX";
+		P(dir, "%s%s%s", E.root, ahead ? "/" : "", ahead ? f : "");
+		if (ahead) {
+			do_create(f, &r);
+			OK(&r);
+		}
+		for (i = 0; i < 4; i++)
+			u[i] = put(f, "", i + 1);
+		reopen_store(); /* nothing cached */
+		if (ahead)
+			store_will_touch(E.s, f, u, 4);
+		do_flags(f, &u[0], 1, "\\Flagged", "", &r);
+		OK(&r);
+		file_of(f, dir, u[0], p);
+		T_EQ_STR(p + strlen(p) - 4, ":2,F");
+		file_of(f, dir, u[2], p);
+		T_EQ_STR(p + strlen(p) - 3, ":2,");
+		P(q, "%sS", p);
+		T_EQ_INT(rename(p, q), 0); /* a mail program marks it seen */
+		do_expunge(f, &u[1], 1, &r);
+		OK(&r);
+		do_flags(f, &u[2], 1, "\\Flagged", "", &r);
+		OK(&r);
+		file_of(f, dir, u[2], p);
+		T_EQ_STR(p + strlen(p) - 5, ":2,FS");
+		do_flags(f, &u[0], 1, "", "\\Flagged", &r);
+		OK(&r);
+		file_of(f, dir, u[0], p);
+		T_EQ_STR(p + strlen(p) - 3, ":2,");
+		T_EQ_INT(count_dir(P(sub, "%s/cur", dir)) +
+			     count_dir(P(sub, "%s/new", dir)),
+		    3);
+	}
+	close_env();
+}
+
 static void
 test_flags_on_vanished(void)
 {
@@ -1607,6 +1662,7 @@ static const struct t_case cases[] = {
     {"symlink outside the root", test_symlink_outside},
     {"replaced folder gets a new uidvalidity", test_folder_replaced},
     {"expunge removes exactly those", test_expunge_exact},
+    {"operations read only their files", test_ops_read_their_files},
     {"flags on a vanished file", test_flags_on_vanished},
     {"create delete rename", test_folders},
     {"inbox children and ignored files", test_inbox_children_and_ignored},

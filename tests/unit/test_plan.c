@@ -888,6 +888,40 @@ test_brake_thresholds(void)
 	EXPECT(expunges(40));
 }
 
+/*
+ * Rows the caller left out because nothing of theirs changed are
+ * present on both sides: they count for the brake as if loaded.
+ */
+static void
+test_brake_rows_elsewhere(void)
+{
+	struct err err = {0};
+	struct plan p;
+	uint32_t u;
+
+	/* 12 of 50 loaded, 11 of them gone: 22 %, under 25 %. */
+	setup(SYNC_TWO_WAY, true);
+	for (u = 1; u <= 12; u++)
+		row(u, u, u, "", NULL);
+	fx.in.rows_elsewhere = 38;
+	scan(FAR, false);
+	for (u = 1; u <= 11; u++)
+		gone(FAR, u);
+	EXPECT(expunges(11));
+	/* The same rows alone would be 11 of 12. */
+	fx.in.rows_elsewhere = 0;
+	EXPECT("F: brake on near: would delete 11 of 12 messages (91%) on "
+	       "near; run with --force-deletes if that is intended\n" NOTHING);
+	/* A full listing needs every row: its absences are deletions. */
+	setup(SYNC_TWO_WAY, true);
+	row(1, 1, 1, "", NULL);
+	fx.in.rows_elsewhere = 5;
+	scan(FAR, true);
+	T_EQ_INT(plan_make(&fx.in, &p, &err), -1);
+	T_EQ_INT(err.kind, ERR_SYS);
+	plan_free(&p);
+}
+
 /* Copies and flags go ahead; the braked rows are not touched either. */
 static void
 test_brake_keeps_the_rest(void)
@@ -1272,6 +1306,7 @@ static const struct t_case cases[] = {
     {"positive evidence only", test_positive_evidence_only},
     {"odd reports", test_reports_odd_cases},
     {"brake thresholds", test_brake_thresholds},
+    {"brake counts rows left out", test_brake_rows_elsewhere},
     {"brake keeps the rest", test_brake_keeps_the_rest},
     {"brake on an empty listing", test_brake_empty_listing},
     {"uidvalidity re-pairs", test_uidvalidity_repairs},

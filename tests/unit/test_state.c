@@ -496,6 +496,54 @@ test_msg_foreach_order(void)
 	state_close(st);
 }
 
+/* The rows a partial pass loads, and the UIDs a scan is told it knows. */
+static void
+test_msg_some_and_uids(void)
+{
+	static const uint32_t far[] = {20, 99}, near[] = {3};
+	const uint32_t *const uids[2] = {far, near};
+	const size_t n[2] = {2, 1};
+	struct state *st = open_ok(":memory:");
+	struct collect c = {0};
+	struct err err = {0};
+	int64_t p = mkpair(st, "a", "a"), q = mkpair(st, "b", "b");
+	uint32_t *v;
+	size_t nv;
+
+	addmsg(st, p, 10, 1, NULL);
+	addmsg(st, p, 20, 2, NULL);
+	addmsg(st, p, 30, 3, NULL);
+	/* Known on far only, then on near only. */
+	T_EQ_INT(state_msg_forget_side(
+		     st, addmsg(st, p, 40, 4, NULL), STATE_NEAR, &err),
+	    0);
+	T_EQ_INT(state_msg_forget_side(
+		     st, addmsg(st, p, 50, 5, NULL), STATE_FAR, &err),
+	    0);
+	addmsg(st, q, 20, 3, NULL);
+	T_EQ_INT(
+	    state_msg_foreach_some(st, p, uids, n, collect_msg, &c, &err), 0);
+	/* The one-sided rows first, then far 20, then near 3; 99 is none. */
+	T_EQ_INT(c.n, 4);
+	T_ASSERT((c.far[0] == 40 && c.near[1] == 5) ||
+		 (c.far[1] == 40 && c.near[0] == 5));
+	T_EQ_INT(c.far[2], 20);
+	T_EQ_INT(c.near[2], 2);
+	T_EQ_INT(c.far[3], 30);
+	T_EQ_INT(c.near[3], 3);
+	T_EQ_INT(state_msg_uids(st, p, STATE_FAR, &v, &nv, &err), 0);
+	T_EQ_INT(nv, 4);
+	T_EQ_INT(v[0], 10);
+	T_EQ_INT(v[3], 40);
+	free(v);
+	T_EQ_INT(state_msg_uids(st, p, STATE_NEAR, &v, &nv, &err), 0);
+	T_EQ_INT(nv, 4);
+	T_EQ_INT(v[0], 1);
+	T_EQ_INT(v[3], 5);
+	free(v);
+	state_close(st);
+}
+
 static void
 test_msg_uid_unique(void)
 {
@@ -1416,6 +1464,7 @@ static const struct t_case cases[] = {
     {"pair delete cascades", test_pair_delete_cascades},
     {"msg round trip", test_msg_roundtrip},
     {"msg foreach order", test_msg_foreach_order},
+    {"rows by UID, and UIDs alone", test_msg_some_and_uids},
     {"msg uid unique per side", test_msg_uid_unique},
     {"msg flags canonical", test_msg_flags_canonical},
     {"msg reset side and re-pair", test_msg_reset_and_repair},
