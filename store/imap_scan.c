@@ -373,6 +373,14 @@ search_known(struct scan_op *so)
 	buf_release(&cmd);
 }
 
+/* The lowest UID whose message may be reported as new. */
+static uint32_t
+new_lo(const struct scan_op *so)
+{
+	return so->since.window_lo > so->since_next ? so->since.window_lo
+						    : so->since_next;
+}
+
 /* Whether the caller knows uid (so->known is sorted). */
 static bool
 is_known(const struct scan_op *so, uint32_t uid)
@@ -398,12 +406,14 @@ top_known(const struct scan_op *so)
 static void
 fetch_new(struct scan_op *so)
 {
-	uint32_t sn = so->since_next, next = sn;
+	uint32_t sn = new_lo(so), next = sn, end = so->since.window_hi;
 	size_t i, gaps = 0;
 	struct buf set;
 
+	if (end != 0 && sn >= end)
+		return; /* the window is below what is new */
 	if (top_known(so) < sn) {
-		scan_cmd(so, true, NULL, sn, 0);
+		scan_cmd(so, true, NULL, sn, end ? end - 1 : 0);
 		return;
 	}
 	buf_init(&set, BUF_NOMAX);
@@ -412,21 +422,30 @@ fetch_new(struct scan_op *so)
 
 		if (k < next)
 			continue;
+		if (end != 0 && next >= end)
+			break;
 		if (k > next) {
 			if (++gaps > GAPS_MAX)
 				break;
 			if (buf_printf(&set, "%s%u:%u", set.len ? "," : "",
-				next, k - 1) == -1)
+				next,
+				end != 0 && k > end ? end - 1 : k - 1) == -1)
 				abort();
 		}
 		next = k + 1;
 	}
 	if (gaps > GAPS_MAX)
-		scan_cmd(so, true, NULL, sn, 0);
-	else {
+		scan_cmd(so, true, NULL, sn, end ? end - 1 : 0);
+	else if (end == 0) {
 		if (buf_printf(&set, "%s%u:*", set.len ? "," : "", next) == -1)
 			abort();
 		scan_send(so, true, NULL, set.data);
+	} else {
+		if (next < end && buf_printf(&set, "%s%u:%u",
+				      set.len ? "," : "", next, end - 1) == -1)
+			abort();
+		if (set.len > 0)
+			scan_send(so, true, NULL, set.data);
 	}
 	buf_release(&set);
 }
@@ -445,10 +464,12 @@ plan(struct scan_op *so)
 	if (m->exists == 0)
 		have_new = false;
 	if (so->full) {
+		uint32_t end = since->window_hi;
+
 		if (m->exists > 0)
-			scan_cmd(so, so->new_all, NULL, 1, 0);
-		if (have_new && !so->new_all)
-			scan_cmd(so, true, NULL, sn, 0);
+			scan_cmd(so, so->new_all, NULL, 1, end ? end - 1 : 0);
+		if (have_new && !so->new_all && (end == 0 || new_lo(so) < end))
+			scan_cmd(so, true, NULL, new_lo(so), end ? end - 1 : 0);
 		return;
 	}
 	/* Flag changes of what we know: below the marks, and our own copies
@@ -708,7 +729,7 @@ scan_cmds_done(struct iop *op)
 	}
 	so->ch.uidvalidity = so->mbox.uidvalidity;
 	so->ch.highestmodseq = so->modseq_ok ? so->mbox.highestmodseq : 0;
-	so->ch.full = so->full;
+	so->ch.full = so->full && so->since.window_hi == 0;
 	so->ch.method = so->method;
 	build_vanished(so);
 	build_msgs(so);

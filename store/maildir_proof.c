@@ -203,7 +203,7 @@ md_settle(struct maildir *md, const struct where *w, struct store_folder *out,
 	out->has_status = false;
 	if (j == NULL || !j->valid)
 		return 0;
-	j->valid = false; /* used once */
+	j->valid = false; /* until proven again */
 	if (md_stamp_wait(w->path, &raw, &token, &wait_ms) < 0)
 		return 0;
 	if (token == 0) {
@@ -229,6 +229,7 @@ md_settle(struct maildir *md, const struct where *w, struct store_folder *out,
 	    state_maildir_seen(md->state, f.id, token, t.digest, t.count, err) <
 		0)
 		return -1;
+	j->valid = true; /* the driver's next changes go on from here */
 	out->has_status = true;
 	out->uidvalidity = f.uidvalidity;
 	out->uidnext = f.uidnext;

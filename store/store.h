@@ -134,6 +134,13 @@ struct store_since {
 	 * without QRESYNC; may be NULL when uidvalidity is 0. */
 	const uint32_t *known_uids;
 	size_t nknown;
+	/*
+	 * A window over the new messages (IMAP): only those with a UID in
+	 * [window_lo, window_hi) are reported; window_hi 0: no window.  A
+	 * windowed scan is never full.  It bounds what one pass over a big
+	 * folder holds; the caller moves the window on pass by pass.
+	 */
+	uint32_t window_lo, window_hi;
 };
 
 /*

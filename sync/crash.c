@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * crash.c - a hook for the crash-safety tests, and nothing else.
+ * crash.c - hooks for the tests, and nothing else: crash points, and
+ * the window size (FERRY_TEST_WINDOW, see sync_test_window()).
  *
  * The executor and the pass call sync_crash_point() right after each
  * durable step of a run: every state commit (a copy intent written, a row
@@ -65,4 +66,17 @@ sync_crash_point(const char *what)
 			fflush(stderr);
 		_exit(99);
 	}
+}
+
+unsigned long
+sync_test_window(unsigned long dflt)
+{
+	static unsigned long w;
+
+	if (w == 0) {
+		w = parse_count(getenv("FERRY_TEST_WINDOW"));
+		if (w == 0)
+			w = dflt;
+	}
+	return w;
 }

@@ -29,6 +29,22 @@
 #define PAIRS_AHEAD 6
 #define PAIRS_EXEC 4
 
+/*
+ * Big folders go in windows: a pass over an IMAP side with more than
+ * WINDOW new messages takes about WINDOW of them (a range of UIDs at
+ * the folder's density), and the pair runs again for the next range
+ * until it is done, so that what a pass holds (change sets, rows, plan)
+ * is bounded by the window and not by the folder.  See window().
+ */
+#define WINDOW 10000
+
+/* WINDOW, or for tests FERRY_TEST_WINDOW (sync/crash.c). */
+static uint64_t
+window_size(void)
+{
+	return sync_test_window(WINDOW);
+}
+
 /* One side's folder list, copied out of the callback. */
 struct listing {
 	struct store_folder *f;
@@ -52,6 +68,12 @@ struct cand {
 	char *name[2];
 	const struct store_folder *f[2]; /* NULL: missing there */
 	bool settle[2]; /* its marks there moved: settle() after the run */
+	/* Windows: the next one starts at resume[side]; again: run the
+	 * pair once more; now[]: a status proven between two passes. */
+	uint32_t resume[2];
+	bool again;
+	unsigned passes;
+	struct store_folder now[2];
 };
 
 struct rows {
@@ -387,6 +409,7 @@ struct pass {
 	uint32_t *known[2]; /* the scans' known UIDs, kept until done */
 	size_t nknown[2];
 	size_t rows_elsewhere; /* rows of the pair not loaded (plan.h) */
+	uint32_t win_lo[2], win_hi[2]; /* this pass's window; hi 0: none */
 	bool idle; /* nothing to scan: the pass ends at its start */
 	enum {
 		P_SCANNING,
@@ -477,6 +500,8 @@ scan_start(struct cx *cx, struct pass *ps)
 		}
 		since[s].known_uids = ps->known[s];
 		since[s].nknown = ps->nknown[s];
+		since[s].window_lo = ps->win_lo[s];
+		since[s].window_hi = ps->win_hi[s];
 		since[s].uidvalidity = m->uidvalidity;
 		since[s].uidnext = m->uidnext;
 		if (cx->maildir[s])
@@ -555,8 +580,10 @@ rows_unique(struct rows *r)
  * new messages may re-pair), and the rest are counted (rows_elsewhere).
  * So an incremental pass over a big folder costs memory by its changes,
  * not by the folder.  A full listing needs every row: its absences are
- * deletions.  So does a big change set, for which one pass over the
- * rows is cheaper than a lookup per UID.
+ * deletions.  So does a big change set of known messages, for which one
+ * pass over the rows is cheaper than a lookup per UID (a UID no row held
+ * when the pass began needs no lookup: a window of new messages costs
+ * none).
  */
 static int
 rows_for_plan(struct cx *cx, struct pass *ps, bool reset, struct err *err)
@@ -578,12 +605,17 @@ rows_for_plan(struct cx *cx, struct pass *ps, bool reset, struct err *err)
 
 		if (!ps->scan[s])
 			continue;
+		/* Only a UID a row held when the pass began has a row. */
 		uids[s] =
 		    xcalloc(ch->nmsgs + ch->nvanished + 1, sizeof(uint32_t));
 		for (i = 0; i < ch->nmsgs; i++)
-			uids[s][n[s]++] = ch->msgs[i].uid;
+			if (store_uid_in(
+				ps->known[s], ps->nknown[s], ch->msgs[i].uid))
+				uids[s][n[s]++] = ch->msgs[i].uid;
 		for (i = 0; i < ch->nvanished; i++)
-			uids[s][n[s]++] = ch->vanished[i];
+			if (store_uid_in(
+				ps->known[s], ps->nknown[s], ch->vanished[i]))
+				uids[s][n[s]++] = ch->vanished[i];
 	}
 	if (!some || (uint64_t)(n[0] + n[1]) * 4 > total) {
 		r = rows_load(cx->st, ps->pair.id, &ps->rows, err);
@@ -733,6 +765,24 @@ execute(struct cx *cx, struct pass *ps, struct err *err)
 	return 0;
 }
 
+/*
+ * The marks after a window: everything below its end is done, when
+ * everything below its start was (the marks reach it); else the marks
+ * stay, and a later run retries what an earlier window left.
+ */
+static void
+window_marks(const struct pass *ps, int s, struct state_marks *m)
+{
+	const struct state_marks *was = &ps->pair.marks[s];
+	bool joined = was->uidvalidity == 0 ? ps->win_lo[s] == 1
+					    : was->uidnext >= ps->win_lo[s];
+
+	if (joined)
+		m->uidnext = ps->win_hi[s];
+	else
+		*m = *was;
+}
+
 /* After the executor: old intents and, when nothing failed, the marks. */
 static int
 executed(struct cx *cx, struct pass *ps, struct err *err)
@@ -744,6 +794,11 @@ executed(struct cx *cx, struct pass *ps, struct err *err)
 		*err = ps->exec_err;
 		return -1;
 	}
+	for (s = 0; s < 2; s++)
+		if (ps->win_hi[s] != 0) { /* the next window, whatever befell */
+			ps->c->resume[s] = ps->win_hi[s];
+			ps->c->again = true;
+		}
 	if (ps->x.incomplete)
 		return 0; /* keep every mark: the failures are retried */
 	if (remove_old(cx, ps, false, err) == -1)
@@ -753,6 +808,8 @@ executed(struct cx *cx, struct pass *ps, struct err *err)
 		if (ps->plan.held[s])
 			continue;
 		next_marks(cx, ps->c->f[s], &ps->snap[s], s, &m[s]);
+		if (ps->win_hi[s] != 0)
+			window_marks(ps, s, &m[s]);
 		ps->c->settle[s] = cx->maildir[s] && m[s].uidvalidity != 0 &&
 				   (ps->scan[s] || ps->plan.nops > 0);
 	}
@@ -782,11 +839,60 @@ log_status(const struct cand *c, const struct pass *ps, int s)
 }
 
 /*
+ * The window of this pass on side s, if it needs one: an IMAP side with
+ * mod-sequences (later windows are CHANGEDSINCE scans, whose cost does
+ * not grow with what the earlier ones copied) and more than WINDOW new
+ * messages, outside a dry run.  On a first sync only while the pair has
+ * no rows: a windowed listing is not full, so it could not tell that a
+ * row's message is gone.  The range of UIDs is taken at the folder's
+ * density (messages per UID), so sparse UIDs give wider ranges.
+ */
+static int
+window(struct cx *cx, struct pass *ps, int s, struct err *err)
+{
+	const struct store_folder *f = ps->c->f[s];
+	const struct state_marks *m = &ps->pair.marks[s];
+	uint64_t rows, span, est;
+	uint32_t lo;
+
+	if (cx->maildir[s] || cx->o->dry_run || f == NULL || !f->has_status ||
+	    f->highestmodseq == 0 || f->messages <= window_size() ||
+	    f->uidnext < 2)
+		return 0;
+	if (m->uidvalidity == 0) {
+		if (state_msg_count(cx->st, ps->pair.id, &rows, err) == -1)
+			return -1;
+		if (rows > 0)
+			return 0;
+		lo = 1;
+	} else if (m->uidvalidity == f->uidvalidity && m->modseq != 0)
+		lo = m->uidnext;
+	else
+		return 0;
+	if (ps->c->resume[s] > lo)
+		lo = ps->c->resume[s];
+	if (lo == 0 || lo >= f->uidnext)
+		return 0;
+	span = f->uidnext - lo;
+	est = span * f->messages / (f->uidnext - 1);
+	if (est <= window_size())
+		return 0;
+	ps->win_lo[s] = lo;
+	ps->win_hi[s] = lo + (uint32_t)(span * window_size() / est);
+	if (ps->win_hi[s] <= lo)
+		ps->win_hi[s] = lo + 1;
+	log_debug("%s: %s: window of UIDs %u:%u", ps->c->name[s],
+	    state_side_name(s), lo, ps->win_hi[s] - 1);
+	return 0;
+}
+
+/*
  * A pass over one folder pair, in steps so that several pairs travel at
- * once: pass_start() creates a missing folder, loads the rows and sends
- * the scans of the sides that changed; when they are back, pass_plan()
- * plans and hands the plan to the executor; executed() records the
- * end.
+ * once: pass_start() creates a missing folder, loads the known UIDs,
+ * picks a window and sends the scans of the sides that changed; when
+ * they are back, pass_plan() loads the rows it needs, plans and hands
+ * the plan to the executor; executed() records the end, and a windowed
+ * pass starts the next window (pass_again()).
  */
 static int
 pass_start(struct cx *cx, struct pass *ps, struct err *err)
@@ -801,13 +907,15 @@ pass_start(struct cx *cx, struct pass *ps, struct err *err)
 	if (state_pair_get_or_create(cx->st, c->name[STATE_FAR],
 		c->name[STATE_NEAR], &ps->pair, err) == -1)
 		return -1;
-	cx->sum->folders++;
+	if (c->passes++ == 0)
+		cx->sum->folders++;
 	for (s = 0; s < 2; s++) {
 		ps->scan[s] = !unchanged(cx, c->f[s], &ps->pair.marks[s], s);
 		log_status(c, ps, s);
 	}
 	if (!ps->scan[0] && !ps->scan[1]) {
-		cx->sum->unchanged++;
+		if (c->passes == 1)
+			cx->sum->unchanged++;
 		return 0; /* its rows are not even read */
 	}
 	if (state_pending_foreach(cx->st, ps->pair.id, on_pending, ps, err) ==
@@ -815,8 +923,9 @@ pass_start(struct cx *cx, struct pass *ps, struct err *err)
 		return -1;
 	for (s = 0; s < 2; s++)
 		if (ps->scan[s] &&
-		    state_msg_uids(cx->st, ps->pair.id, s, &ps->known[s],
-			&ps->nknown[s], err) == -1)
+		    (state_msg_uids(cx->st, ps->pair.id, s, &ps->known[s],
+			 &ps->nknown[s], err) == -1 ||
+			window(cx, ps, s, err) == -1))
 			return -1;
 	ps->idle = false;
 	scan_start(cx, ps);
@@ -866,6 +975,41 @@ folder_level(const struct err *err)
  * channel-ending error (stopping) nothing new executes: a pass only
  * waits for what it sent.
  */
+static int settle_cand(struct cx *, struct cand *, struct err *);
+
+/*
+ * The next window of ps's pair, in the same slot: first the proof of
+ * what this one did to a Maildir side (so the next pass need not read
+ * that folder again), then a new pass.
+ */
+static int
+pass_again(struct cx *cx, struct pass *ps)
+{
+	struct cand *c = ps->c;
+	int r;
+
+	c->again = false;
+	if (c->settle[0] || c->settle[1]) {
+		if (state_begin(cx->st, &ps->err) == -1)
+			return -1;
+		if (settle_cand(cx, c, &ps->err) == -1) {
+			state_rollback(cx->st, NULL);
+			return -1;
+		}
+		if (state_commit(cx->st, &ps->err) == -1)
+			return -1;
+		sync_crash_point("marks settled");
+	}
+	pass_free(ps);
+	memset(ps, 0, sizeof(*ps));
+	ps->c = c;
+	ps->stage = P_SCANNING;
+	r = pass_start(cx, ps, &ps->err);
+	if (r != 0 || ps->idle)
+		ps->stage = P_DONE;
+	return r;
+}
+
 static bool
 pass_poll(struct cx *cx, struct pass *ps, unsigned *executing, bool stopping)
 {
@@ -890,6 +1034,8 @@ pass_poll(struct cx *cx, struct pass *ps, unsigned *executing, bool stopping)
 		(*executing)--;
 		ps->stage = P_DONE;
 		ps->rc = executed(cx, ps, &ps->err);
+		if (ps->rc == 0 && ps->c->again && !stopping)
+			ps->rc = pass_again(cx, ps);
 		return true;
 	case P_DONE:
 		break;
@@ -966,13 +1112,48 @@ run_pairs(struct cx *cx, struct cand *c, size_t n, struct err *err)
  * something else changed it, instead of reading it in full to find this
  * run's own changes.  A crash in here leaves the earlier marks: a rescan.
  */
+/*
+ * Settle c's flagged sides, inside the caller's transaction.  A side
+ * proven takes the status after the pass as its marks, and as the
+ * status the pair's next window compares them with (c->now).
+ */
 static int
-settle(struct cx *cx, struct cand *c, size_t n, struct err *err)
+settle_cand(struct cx *cx, struct cand *c, struct err *err)
 {
 	struct store_folder f;
 	struct state_pair pair;
-	size_t i;
 	int s, r = 0;
+
+	for (s = 0; s < 2 && r == 0; s++) {
+		if (!c->settle[s])
+			continue;
+		c->settle[s] = false;
+		if ((r = store_settle(cx->store[s], c->name[s], &f, err)) ==
+			-1 ||
+		    !f.has_status)
+			continue;
+		if ((r = state_pair_get_or_create(cx->st, c->name[STATE_FAR],
+			 c->name[STATE_NEAR], &pair, err)) == -1)
+			continue;
+		if (pair.marks[s].uidvalidity == f.uidvalidity) {
+			pair.marks[s].uidnext = f.uidnext;
+			pair.marks[s].messages = f.messages;
+			pair.marks[s].modseq = f.change_token;
+			r = state_pair_update(cx->st, &pair, err);
+			c->now[s] = f;
+			c->now[s].name = NULL; /* not kept: the listing's is */
+			c->f[s] = &c->now[s];
+		}
+		state_pair_release(&pair);
+	}
+	return r;
+}
+
+static int
+settle(struct cx *cx, struct cand *c, size_t n, struct err *err)
+{
+	size_t i;
+	int r = 0;
 
 	for (i = 0; i < n && !c[i].settle[0] && !c[i].settle[1]; i++)
 		;
@@ -981,25 +1162,7 @@ settle(struct cx *cx, struct cand *c, size_t n, struct err *err)
 	if (state_begin(cx->st, err) == -1)
 		return -1;
 	for (i = 0; i < n && r == 0; i++)
-		for (s = 0; s < 2 && r == 0; s++) {
-			if (!c[i].settle[s])
-				continue;
-			if ((r = store_settle(
-				 cx->store[s], c[i].name[s], &f, err)) == -1 ||
-			    !f.has_status)
-				continue;
-			if ((r = state_pair_get_or_create(cx->st,
-				 c[i].name[STATE_FAR], c[i].name[STATE_NEAR],
-				 &pair, err)) == -1)
-				continue;
-			if (pair.marks[s].uidvalidity == f.uidvalidity) {
-				pair.marks[s].uidnext = f.uidnext;
-				pair.marks[s].messages = f.messages;
-				pair.marks[s].modseq = f.change_token;
-				r = state_pair_update(cx->st, &pair, err);
-			}
-			state_pair_release(&pair);
-		}
+		r = settle_cand(cx, &c[i], err);
 	if (r == -1) {
 		state_rollback(cx->st, NULL);
 		return -1;

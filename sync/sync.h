@@ -134,5 +134,10 @@ void sync_exec_start(
  * step's number and name go to stderr.  Reads the environment once.
  */
 void sync_crash_point(const char *what);
+/*
+ * sync_test_window(dflt): the number of new messages a windowed pass
+ * takes: dflt, or for tests FERRY_TEST_WINDOW (read once).
+ */
+unsigned long sync_test_window(unsigned long dflt);
 
 #endif

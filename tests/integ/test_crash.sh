@@ -9,8 +9,9 @@
 # FERRY_TEST_CRASH_AFTER=N (it must _exit(99) there, see sync/crash.c), a
 # run without (it must finish), the same messages and flags as the
 # reference on both sides, each message once, and a dry run that plans
-# nothing.  Scenarios: pull IMAP -> Maildir, two-way IMAP <-> Maildir
-# after changes on both sides, and pull IMAP -> IMAP (carol -> bob).
+# nothing.  Scenarios: pull IMAP -> Maildir (also in windows of a few
+# new messages), two-way IMAP <-> Maildir after changes on both sides,
+# and pull IMAP -> IMAP (carol -> bob).
 # Every folder name is new in each run of this script, and every
 # iteration that changes a server uses folders of its own.
 . "$(dirname "$0")/lib.sh"
@@ -20,6 +21,7 @@ NMSG=12
 CP=CrashPull-$$
 CT=CrashTwo-$$
 CI=CrashImap-$$
+CW=CrashWindows-$$
 
 # msg I: message I of the seed; the same bytes in every folder
 msg() {
@@ -213,6 +215,34 @@ test_crash_pull_imap_to_maildir() {
 		n=$((n + 1))
 	done
 	drop carol "$CP"
+	echo "$T_CUR: $nsteps crash points"
+}
+
+# The same pull in windows of 5 new messages (sync/sync.c, window()):
+# a crash in any window resumes where the marks say.
+test_crash_pull_in_windows() {
+	t_need_dovecot
+	export FERRY_TEST_WINDOW=5
+	seed carol "$CW"
+	config_md carol pull "$CW"
+	fresh_local
+	reference
+	grep -q "watermarks advanced" steps || t_fail "no marks: $(cat steps)"
+	t_eq "$(grep -c 'watermarks advanced' steps)" 3 "passes"
+	inv "$FERRY_MAILDIR_carol/$CW" >server.ref
+	inv "Mail/$CW" >local.ref
+	once local.ref "$NMSG"
+	cmp -s server.ref local.ref ||
+	    t_fail "reference: sides differ: $(diff server.ref local.ref)"
+	n=1
+	while [ "$n" -le "$nsteps" ]; do
+		fresh_local
+		crash_and_resume "$n"
+		inv "Mail/$CW" >local.inv
+		same local.ref local.inv "$n"
+		n=$((n + 1))
+	done
+	drop carol "$CW"
 	echo "$T_CUR: $nsteps crash points"
 }
 

@@ -23,6 +23,7 @@ II=ImapImap-$$
 MX=Mixed-$$
 NF=NearFolder-$$
 OC=Own-$$
+WN=Windows-$$
 
 # config USER MODE [channel yaml lines...]: server -> ./Mail, state ./state.db
 config() {
@@ -741,6 +742,67 @@ test_own_changes_not_rescanned() {
 	t_contains "$out" "copied far -> near: 0 messages"
 	printf '%s\n' "$out" | grep "$OC: near: status" | grep -q ": unchanged$" ||
 	    t_fail "the local folder was read again: $out"
+}
+
+# A big folder goes in windows of new messages (FERRY_TEST_WINDOW makes
+# them 10 messages): all of it lands once, with its flags, the local
+# folder is not read again between windows, and a later run with many
+# new messages and deletions goes in windows too.
+test_big_folder_in_windows() {
+	t_need_dovecot
+	server_folder "$WN" 35
+	for i in 3 17 29; do
+		f=$(find "$FERRY_MAILDIR_carol/$WN/cur" -name "*P2.$WN:2,S" |
+		    sort | sed -n "${i}p")
+		mv "$f" "${f%:2,S}:2,FS"
+	done
+	server_own
+	config carol mirror-pull "folders: [\"$WN\"]" 'expunge: true'
+	out=$(FERRY_TEST_WINDOW=10 "$FERRY" -v -c config.yaml sync 2>&1) ||
+	    t_fail "first run: $out"
+	t_contains "$out" "copied far -> near: 35 messages"
+	t_contains "$out" "failed: 0"
+	t_eq "$(printf '%s\n' "$out" | grep -c "$WN: far: window of UIDs")" 3 \
+	    "windows"
+	t_contains "$out" "window of UIDs 11:20"
+	printf '%s\n' "$out" | grep "$WN: near: status" | grep -q ": scan$" &&
+	    t_fail "the local folder was read again between windows: $out"
+	inventory "$FERRY_MAILDIR_carol" | grep "^$WN " >server.inv
+	inventory Mail >local.inv
+	t_eq "$(wc -l <local.inv | tr -d ' ')" 35 "local messages"
+	cmp -s server.inv local.inv ||
+	    t_fail "sides differ: $(diff server.inv local.inv)"
+	# The windows proved what they delivered: the next run does not
+	# read the local folder.
+	out=$(FERRY_TEST_WINDOW=10 "$FERRY" -v -c config.yaml sync 2>&1) ||
+	    t_fail "second run: $out"
+	t_contains "$out" "copied far -> near: 0 messages"
+	t_contains "$out" "flags updated: 0"
+	printf '%s\n' "$out" | grep "$WN: near: status" |
+	    grep -q ": unchanged$" || t_fail "the local folder was read: $out"
+	# 25 new on the server, two deleted there.
+	d=$FERRY_MAILDIR_carol/$WN
+	i=1
+	while [ "$i" -le 25 ]; do
+		msg "$WN-more-$i" >"$d/new/17940000$i.M${i}P4.more"
+		i=$((i + 1))
+	done
+	rm "$(find "$d/cur" -type f | sort | sed -n 5p)" \
+	    "$(find "$d/cur" -type f | sort | sed -n 30p)"
+	server_own
+	out=$(FERRY_TEST_WINDOW=10 "$FERRY" -v -c config.yaml sync 2>&1) ||
+	    t_fail "third run: $out"
+	t_contains "$out" "copied far -> near: 25 messages"
+	t_contains "$out" "expunged: 0 far, 2 near"
+	t_contains "$out" "window of UIDs 36:"
+	inventory "$FERRY_MAILDIR_carol" | grep "^$WN " >server.inv
+	inventory Mail >local.inv
+	t_eq "$(wc -l <local.inv | tr -d ' ')" 58 "local messages"
+	cmp -s server.inv local.inv ||
+	    t_fail "sides differ: $(diff server.inv local.inv)"
+	FERRY_TEST_WINDOW=10 sync_ok
+	t_contains "$out" "copied far -> near: 0 messages"
+	t_contains "$out" "expunged: 0 far, 0 near"
 }
 
 t_run
