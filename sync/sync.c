@@ -842,15 +842,15 @@ log_status(const struct cand *c, const struct pass *ps, int s)
  * The window of this pass on side s, if it needs one: an IMAP side with
  * mod-sequences (later windows are CHANGEDSINCE scans, whose cost does
  * not grow with what the earlier ones copied) and more than WINDOW new
- * messages, outside a dry run.  On a first sync only while the pair has
- * no rows: a windowed listing is not full, so it could not tell that a
- * row's message is gone.  The range of UIDs is taken at the folder's
- * density (messages per UID), so sparse UIDs give wider ranges.
+ * messages, facing a side with nothing new, outside a dry run.  On a first sync
+ * only while the pair has no rows: a windowed listing is not full, so it could
+ * not tell that a row's message is gone.  The range of UIDs is taken at the
+ * folder's density (messages per UID), so sparse UIDs give wider ranges.
  */
 static int
 window(struct cx *cx, struct pass *ps, int s, struct err *err)
 {
-	const struct store_folder *f = ps->c->f[s];
+	const struct store_folder *f = ps->c->f[s], *of = ps->c->f[!s];
 	const struct state_marks *m = &ps->pair.marks[s];
 	uint64_t rows, span, est;
 	uint32_t lo;
@@ -858,6 +858,16 @@ window(struct cx *cx, struct pass *ps, int s, struct err *err)
 	if (cx->maildir[s] || cx->o->dry_run || f == NULL || !f->has_status ||
 	    f->highestmodseq == 0 || f->messages <= window_size() ||
 	    f->uidnext < 2)
+		return 0;
+	/*
+	 * New messages on the other side must meet all of these at once:
+	 * one that is the copy of a message in a later window would not
+	 * be paired with it (N3 in plan.c), and both would be copied.  So
+	 * only when the other side is not scanned (nothing new there), or
+	 * missing or empty.
+	 */
+	if (ps->scan[!s] && of != NULL &&
+	    !(of->has_status && of->messages == 0))
 		return 0;
 	if (m->uidvalidity == 0) {
 		if (state_msg_count(cx->st, ps->pair.id, &rows, err) == -1)

@@ -494,6 +494,30 @@ test_half_populated_destination() {
 	    t_fail "sides differ: $(diff server.inv local.inv)"
 }
 
+# The same with a folder big enough for windows, whose local copies are
+# of the last messages: each is paired, none copied twice.
+test_half_populated_destination_windows() {
+	t_need_dovecot
+	f=HalfWin-$$
+	server_folder "$f" 35
+	mkdir -p "Mail/$f/cur" "Mail/$f/new" "Mail/$f/tmp"
+	for x in $(find "$FERRY_MAILDIR_carol/$f/cur" -type f | sort |
+	    tail -n 15); do
+		cp -p "$x" "Mail/$f/cur/"
+	done
+	config carol pull "folders: [\"$f\"]"
+	out=$(FERRY_TEST_WINDOW=10 "$FERRY" -v -c config.yaml sync 2>&1) ||
+	    t_fail "sync: $out"
+	t_contains "$out" "copied far -> near: 20 messages"
+	t_contains "$out" "paired: 15"
+	t_lacks "$out" "window of UIDs" "a pass facing new local messages"
+	t_eq "$(count_files "Mail/$f")" 35 "local messages"
+	inventory "$FERRY_MAILDIR_carol" | grep "^$f " >server.inv
+	inventory Mail >local.inv
+	cmp -s server.inv local.inv ||
+	    t_fail "sides differ: $(diff server.inv local.inv)"
+}
+
 # mode_case MODE md|imap: the first run copies every message the way the
 # mode copies, with flags and internal dates; the second copies nothing
 mode_case() {
