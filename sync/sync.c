@@ -996,9 +996,28 @@ static int
 pass_again(struct cx *cx, struct pass *ps)
 {
 	struct cand *c = ps->c;
-	int r;
+	int r, s;
 
 	c->again = false;
+	/*
+	 * An IMAP side this window did not window keeps the marks it had
+	 * before the pass (a change by another client shows on the next
+	 * run): as its status for the next window they say "unchanged", so
+	 * that it is not scanned again for what this window appended.
+	 */
+	for (s = 0; s < 2; s++) {
+		const struct state_marks *m = &ps->pair.marks[s];
+
+		if (cx->maildir[s] || ps->win_hi[s] != 0 || m->uidvalidity == 0)
+			continue;
+		memset(&c->now[s], 0, sizeof(c->now[s]));
+		c->now[s].has_status = true;
+		c->now[s].uidvalidity = m->uidvalidity;
+		c->now[s].uidnext = m->uidnext;
+		c->now[s].messages = m->messages;
+		c->now[s].highestmodseq = m->modseq;
+		c->f[s] = &c->now[s];
+	}
 	if (c->settle[0] || c->settle[1]) {
 		if (state_begin(cx->st, &ps->err) == -1)
 			return -1;

@@ -372,6 +372,29 @@ test_imap_to_imap_pull() {
 	t_contains "$out" "paired: 7"
 }
 
+# Between two accounts in windows: bob's folder is not scanned again for
+# what each window appended, and every message lands once.
+test_imap_to_imap_in_windows() {
+	t_need_dovecot
+	f=ImapWin-$$
+	server_folder "$f" 35
+	config_imap pull "$f"
+	out=$(FERRY_TEST_WINDOW=10 "$FERRY" -v -c config.yaml sync 2>&1) ||
+	    t_fail "sync: $out"
+	t_contains "$out" "copied far -> near: 35 messages"
+	t_eq "$(printf '%s\n' "$out" | grep -c "$f: far: window of UIDs")" 3 \
+	    "windows"
+	t_eq "$(printf '%s\n' "$out" | grep "$f: near: status" |
+	    grep -c ': unchanged$')" 3 "windows that left bob's folder alone"
+	inventory "$FERRY_MAILDIR_carol" | grep "^$f " >carol.inv
+	inventory "$FERRY_MAILDIR_bob" | grep "^$f " >bob.inv
+	t_eq "$(wc -l <bob.inv | tr -d ' ')" 35 "messages in bob's copy"
+	cmp -s carol.inv bob.inv ||
+	    t_fail "accounts differ: $(diff carol.inv bob.inv)"
+	FERRY_TEST_WINDOW=10 sync_ok
+	t_contains "$out" "copied far -> near: 0 messages"
+}
+
 # mixed_flags I: flags for seeded message I, mixed
 mixed_flags() {
 	case $(($1 % 5)) in
