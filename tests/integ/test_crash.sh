@@ -193,14 +193,15 @@ once() {
 	    "duplicates in $1"
 }
 
-test_crash_pull_imap_to_maildir() {
-	t_need_dovecot
-	seed carol "$CP"
-	config_md carol pull "$CP"
+# pull_case FOLDER: the pull scenario in a new FOLDER, crashed after
+# every step of the reference run
+pull_case() {
+	seed carol "$1"
+	config_md carol pull "$1"
 	fresh_local
 	reference
-	inv "$FERRY_MAILDIR_carol/$CP" >server.ref
-	inv "Mail/$CP" >local.ref
+	inv "$FERRY_MAILDIR_carol/$1" >server.ref
+	inv "Mail/$1" >local.ref
 	once local.ref "$NMSG"
 	cmp -s server.ref local.ref ||
 	    t_fail "reference: sides differ: $(diff server.ref local.ref)"
@@ -208,14 +209,19 @@ test_crash_pull_imap_to_maildir() {
 	while [ "$n" -le "$nsteps" ]; do
 		fresh_local
 		crash_and_resume "$n"
-		inv "Mail/$CP" >local.inv
+		inv "Mail/$1" >local.inv
 		same local.ref local.inv "$n"
-		inv "$FERRY_MAILDIR_carol/$CP" >server.inv
+		inv "$FERRY_MAILDIR_carol/$1" >server.inv
 		same server.ref server.inv "$n"
 		n=$((n + 1))
 	done
-	drop carol "$CP"
+	drop carol "$1"
 	echo "$T_CUR: $nsteps crash points"
+}
+
+test_crash_pull_imap_to_maildir() {
+	t_need_dovecot
+	pull_case "$CP"
 }
 
 # The same pull in windows of 5 new messages (sync/sync.c, window()):
@@ -223,27 +229,8 @@ test_crash_pull_imap_to_maildir() {
 test_crash_pull_in_windows() {
 	t_need_dovecot
 	export FERRY_TEST_WINDOW=5
-	seed carol "$CW"
-	config_md carol pull "$CW"
-	fresh_local
-	reference
-	grep -q "watermarks advanced" steps || t_fail "no marks: $(cat steps)"
+	pull_case "$CW"
 	t_eq "$(grep -c 'watermarks advanced' steps)" 3 "passes"
-	inv "$FERRY_MAILDIR_carol/$CW" >server.ref
-	inv "Mail/$CW" >local.ref
-	once local.ref "$NMSG"
-	cmp -s server.ref local.ref ||
-	    t_fail "reference: sides differ: $(diff server.ref local.ref)"
-	n=1
-	while [ "$n" -le "$nsteps" ]; do
-		fresh_local
-		crash_and_resume "$n"
-		inv "Mail/$CW" >local.inv
-		same local.ref local.inv "$n"
-		n=$((n + 1))
-	done
-	drop carol "$CW"
-	echo "$T_CUR: $nsteps crash points"
 }
 
 # local_file FOLDER I: the local file of message I

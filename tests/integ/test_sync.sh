@@ -497,24 +497,35 @@ test_uidvalidity_change_repairs() {
 
 # A destination that already holds half of the messages (copied by
 # another tool, same bytes and dates): only the other half is copied.
+# local_copies FOLDER head|tail N: the first or last N files of carol's
+# FOLDER copied into the local one, as another tool would have
+local_copies() {
+	mkdir -p "Mail/$1/cur" "Mail/$1/new" "Mail/$1/tmp"
+	for x in $(find "$FERRY_MAILDIR_carol/$1/cur" -type f | sort |
+	    "$2" -n "$3"); do
+		cp -p "$x" "Mail/$1/cur/"
+	done
+}
+
+# same_as_server FOLDER: the local FOLDER holds what carol's does
+same_as_server() {
+	inventory "$FERRY_MAILDIR_carol" | grep "^$1 " >server.inv
+	inventory Mail >local.inv
+	cmp -s server.inv local.inv ||
+	    t_fail "sides differ: $(diff server.inv local.inv)"
+}
+
 test_half_populated_destination() {
 	t_need_dovecot
 	f=Half-$$
 	server_folder "$f" 10
-	mkdir -p "Mail/$f/cur" "Mail/$f/new" "Mail/$f/tmp"
-	for x in $(find "$FERRY_MAILDIR_carol/$f/cur" -type f | sort |
-	    head -n 5); do
-		cp -p "$x" "Mail/$f/cur/"
-	done
+	local_copies "$f" head 5
 	config carol pull "folders: [\"$f\"]"
 	sync_ok
 	t_contains "$out" "copied far -> near: 5 messages"
 	t_contains "$out" "paired: 5"
 	t_eq "$(count_files "Mail/$f")" 10 "local messages"
-	inventory "$FERRY_MAILDIR_carol" | grep "^$f " >server.inv
-	inventory Mail >local.inv
-	cmp -s server.inv local.inv ||
-	    t_fail "sides differ: $(diff server.inv local.inv)"
+	same_as_server "$f"
 }
 
 # The same with a folder big enough for windows, whose local copies are
@@ -523,11 +534,7 @@ test_half_populated_destination_windows() {
 	t_need_dovecot
 	f=HalfWin-$$
 	server_folder "$f" 35
-	mkdir -p "Mail/$f/cur" "Mail/$f/new" "Mail/$f/tmp"
-	for x in $(find "$FERRY_MAILDIR_carol/$f/cur" -type f | sort |
-	    tail -n 15); do
-		cp -p "$x" "Mail/$f/cur/"
-	done
+	local_copies "$f" tail 15
 	config carol pull "folders: [\"$f\"]"
 	out=$(FERRY_TEST_WINDOW=10 "$FERRY" -v -c config.yaml sync 2>&1) ||
 	    t_fail "sync: $out"
@@ -535,10 +542,7 @@ test_half_populated_destination_windows() {
 	t_contains "$out" "paired: 15"
 	t_lacks "$out" "window of UIDs" "a pass facing new local messages"
 	t_eq "$(count_files "Mail/$f")" 35 "local messages"
-	inventory "$FERRY_MAILDIR_carol" | grep "^$f " >server.inv
-	inventory Mail >local.inv
-	cmp -s server.inv local.inv ||
-	    t_fail "sides differ: $(diff server.inv local.inv)"
+	same_as_server "$f"
 }
 
 # mode_case MODE md|imap: the first run copies every message the way the
@@ -814,11 +818,8 @@ test_big_folder_in_windows() {
 	t_contains "$out" "window of UIDs 11:20"
 	printf '%s\n' "$out" | grep "$WN: near: status" | grep -q ": scan$" &&
 	    t_fail "the local folder was read again between windows: $out"
-	inventory "$FERRY_MAILDIR_carol" | grep "^$WN " >server.inv
-	inventory Mail >local.inv
+	same_as_server "$WN"
 	t_eq "$(wc -l <local.inv | tr -d ' ')" 35 "local messages"
-	cmp -s server.inv local.inv ||
-	    t_fail "sides differ: $(diff server.inv local.inv)"
 	# The windows proved what they delivered: the next run does not
 	# read the local folder.
 	out=$(FERRY_TEST_WINDOW=10 "$FERRY" -v -c config.yaml sync 2>&1) ||
@@ -842,11 +843,8 @@ test_big_folder_in_windows() {
 	t_contains "$out" "copied far -> near: 25 messages"
 	t_contains "$out" "expunged: 0 far, 2 near"
 	t_contains "$out" "window of UIDs 36:"
-	inventory "$FERRY_MAILDIR_carol" | grep "^$WN " >server.inv
-	inventory Mail >local.inv
+	same_as_server "$WN"
 	t_eq "$(wc -l <local.inv | tr -d ' ')" 58 "local messages"
-	cmp -s server.inv local.inv ||
-	    t_fail "sides differ: $(diff server.inv local.inv)"
 	FERRY_TEST_WINDOW=10 sync_ok
 	t_contains "$out" "copied far -> near: 0 messages"
 	t_contains "$out" "expunged: 0 far, 0 near"
