@@ -179,7 +179,8 @@ batch_end(struct batch *b)
 
 /*
  * The progress line: rewritten in place on a terminal, at most ten times
- * a second, and cleared when the folder's copies are done.
+ * a second, and cleared when the folder's copies are done.  A folder in
+ * windows counts all of its copies, the later windows' estimated.
  */
 static void
 progress(struct sync_exec *x, bool last)
@@ -193,6 +194,11 @@ progress(struct sync_exec *x, bool last)
 	x->progress_ms = now;
 	if (last)
 		fputs("\r\033[K", x->progress);
+	else if (x->copies_before != 0 || x->copies_after != 0)
+		fprintf(x->progress,
+		    "\r\033[K%s: copied %" PRIu64 " of about %" PRIu64,
+		    x->folder[0], x->copies_before + x->copies_done,
+		    x->copies_before + x->copies_planned + x->copies_after);
 	else
 		fprintf(x->progress, "\r\033[K%s: copied %" PRIu64 "/%" PRIu64,
 		    x->folder[0], x->copies_done, x->copies_planned);

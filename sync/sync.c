@@ -74,6 +74,7 @@ struct cand {
 	bool again;
 	unsigned passes;
 	struct store_folder now[2];
+	uint64_t copied; /* by the windows so far, for the progress line */
 };
 
 struct rows {
@@ -410,6 +411,7 @@ struct pass {
 	size_t nknown[2];
 	size_t rows_elsewhere; /* rows of the pair not loaded (plan.h) */
 	uint32_t win_lo[2], win_hi[2]; /* this pass's window; hi 0: none */
+	uint64_t win_rest; /* new messages after the window, estimated */
 	bool idle; /* nothing to scan: the pass ends at its start */
 	enum {
 		P_SCANNING,
@@ -750,6 +752,8 @@ execute(struct cx *cx, struct pass *ps, struct err *err)
 	x->batch = cx->o->batch;
 	x->sum = cx->sum;
 	x->progress = cx->o->progress;
+	x->copies_before = ps->c->copied;
+	x->copies_after = ps->win_rest;
 	for (s = 0; s < 2; s++) {
 		x->store[s] = cx->store[s];
 		x->folder[s] = ps->c->name[s];
@@ -799,6 +803,8 @@ executed(struct cx *cx, struct pass *ps, struct err *err)
 			ps->c->resume[s] = ps->win_hi[s];
 			ps->c->again = true;
 		}
+	if (ps->c->again)
+		ps->c->copied += ps->x.copies_done;
 	if (ps->x.incomplete)
 		return 0; /* keep every mark: the failures are retried */
 	if (remove_old(cx, ps, false, err) == -1)
@@ -891,6 +897,8 @@ window(struct cx *cx, struct pass *ps, int s, struct err *err)
 	ps->win_hi[s] = lo + (uint32_t)(span * window_size() / est);
 	if (ps->win_hi[s] <= lo)
 		ps->win_hi[s] = lo + 1;
+	ps->win_rest = (uint64_t)(f->uidnext - ps->win_hi[s]) * f->messages /
+		       (f->uidnext - 1);
 	log_debug("%s: %s: window of UIDs %u:%u", ps->c->name[s],
 	    state_side_name(s), lo, ps->win_hi[s] - 1);
 	return 0;

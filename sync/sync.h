@@ -107,6 +107,9 @@ struct sync_exec {
 	struct sync_summary *sum;
 	FILE *progress; /* a terminal for "folder: copied n/m", or NULL */
 	uint64_t copies_done, copies_planned;
+	/* A window's pass: copies made by the folder's earlier windows, and
+	 * about how many its later ones will make; 0, 0 otherwise. */
+	uint64_t copies_before, copies_after;
 	int64_t progress_ms; /* when the line was last shown */
 	/* Out: a message failed or a copy is unresolved: keep the marks. */
 	bool incomplete;

@@ -372,6 +372,23 @@ test_imap_to_imap_pull() {
 	t_contains "$out" "paired: 7"
 }
 
+# On a terminal, a folder in windows shows one progress count for all of
+# it, not one per window.
+test_progress_counts_the_whole_folder() {
+	t_need_dovecot
+	command -v script >/dev/null 2>&1 || t_skip "no script(1) for a terminal"
+	f=Progress-$$
+	server_folder "$f" 35
+	config carol pull "folders: [\"$f\"]"
+	script -qec "FERRY_TEST_WINDOW=10 '$FERRY' -c config.yaml sync" \
+	    /dev/null >tty.out 2>&1 || t_fail "sync: $(cat tty.out)"
+	out=$(tr '\r' '\n' <tty.out)
+	t_contains "$out" "copied far -> near: 35 messages"
+	t_contains "$out" "$f: copied 20 of about 35"
+	t_contains "$out" "$f: copied 10 of about 35"
+	t_lacks "$out" "$f: copied 10/10" "the progress line"
+}
+
 # Between two accounts in windows: bob's folder is not scanned again for
 # what each window appended, and every message lands once.
 test_imap_to_imap_in_windows() {
