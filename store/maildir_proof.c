@@ -39,6 +39,7 @@
 
 #include "store/maildir_int.h"
 #include "util/log.h"
+#include "util/str.h"
 #include "util/xalloc.h"
 
 struct journal {
@@ -52,14 +53,8 @@ struct journal {
 uint64_t
 md_name_hash(const char *name, bool in_new)
 {
-	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
-	const unsigned char *p;
+	uint64_t h = str_hash(name) ^ (in_new ? 0x6e : 0x63);
 
-	for (p = (const unsigned char *)name; *p != '\0'; p++) {
-		h ^= *p;
-		h *= 0x100000001b3ULL;
-	}
-	h ^= in_new ? 0x6e : 0x63;
 	/* A finalizer, so that sums of hashes of similar names spread. */
 	h ^= h >> 30;
 	h *= 0xbf58476d1ce4e5b9ULL;

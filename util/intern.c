@@ -8,19 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/str.h"
 #include "util/xalloc.h"
-
-static uint64_t
-hash(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
 
 static void
 grow(struct intern *t)
@@ -31,7 +20,7 @@ grow(struct intern *t)
 	for (i = 0; i < t->cap; i++) {
 		if (t->slot[i] == NULL)
 			continue;
-		for (k = hash(t->slot[i]) & (cap - 1); slot[k] != NULL;
+		for (k = str_hash(t->slot[i]) & (cap - 1); slot[k] != NULL;
 		     k = (k + 1) & (cap - 1))
 			;
 		slot[k] = t->slot[i];
@@ -48,7 +37,7 @@ intern(struct intern *t, const char *s)
 
 	if ((t->n + 1) * 2 > t->cap)
 		grow(t);
-	for (k = hash(s) & (t->cap - 1); t->slot[k] != NULL;
+	for (k = str_hash(s) & (t->cap - 1); t->slot[k] != NULL;
 	     k = (k + 1) & (t->cap - 1))
 		if (strcmp(t->slot[k], s) == 0)
 			return t->slot[k];

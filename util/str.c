@@ -108,3 +108,15 @@ str_to_u64(struct str s, uint64_t max, uint64_t *out)
 	*out = v;
 	return true;
 }
+
+uint64_t
+str_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}

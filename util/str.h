@@ -43,5 +43,8 @@ bool str_skip_char(struct str *, char);
 bool str_take_u64(struct str *, uint64_t max, uint64_t *out);
 /* Parse the whole slice as a decimal number <= max. */
 bool str_to_u64(struct str, uint64_t max, uint64_t *out);
+/* A 64-bit hash (FNV-1a) of the NUL-terminated s: for tables, not for
+ * anything an attacker must not collide. */
+uint64_t str_hash(const char *s);
 
 #endif

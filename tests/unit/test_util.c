@@ -112,6 +112,10 @@ test_str_compare(void)
 	T_ASSERT(!str_eq_ci(s, "fetc"));
 	T_ASSERT(!str_skip_ci(&s, "fetchx"));
 	T_ASSERT(str_eq(str_make("ab", 2), str_from("ab")));
+	/* FNV-1a's published values. */
+	T_ASSERT(str_hash("") == 0xcbf29ce484222325ULL);
+	T_ASSERT(str_hash("a") == 0xaf63dc4c8601ec8cULL);
+	T_ASSERT(str_hash("foobar") == 0x85944171f73967e8ULL);
 }
 
 static void
