@@ -1365,9 +1365,9 @@ wait_reply(struct imap_client *c, struct waiter *w, struct err *err)
 	    w->code, w->code[0] ? "]" : "", w->text);
 }
 
-static int
-wait_for(struct imap_client *c, struct imap_cmd *cmd, struct waiter *w,
-    struct err *err)
+/* Send cmd, whose answer goes to w. */
+static void
+send_waited(struct imap_cmd *cmd, struct waiter *w)
 {
 	/* Special completions (compress_done) chain to wait_done. */
 	if (cmd->done == NULL) {
@@ -1376,6 +1376,13 @@ wait_for(struct imap_client *c, struct imap_cmd *cmd, struct waiter *w,
 	}
 	assert(cmd->arg == w);
 	imap_cmd_send(cmd);
+}
+
+static int
+wait_for(struct imap_client *c, struct imap_cmd *cmd, struct waiter *w,
+    struct err *err)
+{
+	send_waited(cmd, w);
 	return wait_reply(c, w, err);
 }
 
@@ -1389,11 +1396,7 @@ wait_login(struct imap_client *c, struct imap_cmd *cmd, struct waiter *w,
 {
 	void (*fn)(struct imap_client *, void *) = c->behind_login;
 
-	if (cmd->done == NULL) {
-		cmd->done = wait_done;
-		cmd->arg = w;
-	}
-	imap_cmd_send(cmd);
+	send_waited(cmd, w);
 	c->behind_login = NULL;
 	if (fn != NULL)
 		fn(c, c->behind_login_arg);
