@@ -739,21 +739,29 @@ cache_search(struct maildir *md, const char *base)
 	return NULL;
 }
 
+bool
+md_cache_whole(const struct maildir *md, const struct where *w)
+{
+	return md->cache_folder != NULL && !md->cache_some &&
+	       strcmp(md->cache_folder, w->name) == 0;
+}
+
 int
 md_cache_some(struct maildir *md, const struct where *w, char **bases, size_t n,
     struct err *err)
 {
 	struct ents e = {0};
-
 	size_t i;
 
+	if (md_cache_whole(md, w))
+		return 0;
 	if (md->cache_folder != NULL &&
 	    strcmp(md->cache_folder, w->name) == 0) {
-		for (i = 0; md->cache_some && i < n; i++)
+		for (i = 0; i < n; i++)
 			if (cache_search(md, bases[i]) == NULL)
 				break;
-		if (!md->cache_some || i == n)
-			return 0; /* all there, or all read ahead */
+		if (i == n)
+			return 0; /* all read ahead */
 	}
 	e.want = bases;
 	e.nwant = n;

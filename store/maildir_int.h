@@ -196,6 +196,8 @@ int md_read_folder(
 void md_cache_drop(struct maildir *);
 /* Keep e (sorted here) as the cache of folder w; e is emptied. */
 void md_cache_take(struct maildir *, const struct where *, struct ents *);
+/* Whether the cache holds every file of w. */
+bool md_cache_whole(const struct maildir *, const struct where *);
 /*
  * md_cache_some(md, w, bases, n, err): unless the cache holds all of w,
  * read into it only the files of these n base names (sorted with
@@ -293,8 +295,9 @@ void md_journal_free(struct maildir *);
 /*
  * md_settle(md, w, out, err): when w holds exactly what its journal
  * expects, with settled mtimes, record that in the state and fill *out
- * with w's status at that change token (has_status); else has_status is
- * false.  A journal is settled once.  -1 only on a state error.
+ * with w's status at that change token (has_status), and go on from
+ * there (a big folder's next window settles again); else has_status is
+ * false and the journal is broken.  -1 only on a state error.
  */
 int md_settle(struct maildir *, const struct where *, struct store_folder *out,
     struct err *);

@@ -702,6 +702,8 @@ md_will_touch(struct maildir *md, const struct where *w, const uint32_t *uids,
 	size_t i, k = 0;
 	int r = 0;
 
+	if (md_cache_whole(md, w))
+		return 0; /* a scan left the whole listing */
 	bases = xcalloc(n + 1, sizeof(*bases));
 	for (i = 0; i < n && r >= 0; i++)
 		if ((r = base_of(md, w, uids[i], &f, base, err)) > 0)
