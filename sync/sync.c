@@ -37,6 +37,7 @@
  * is bounded by the window and not by the folder.  See window().
  */
 #define WINDOW 10000
+#define WINDOWS_MAX 1000 /* windows per folder and run, at most */
 
 /* WINDOW, or for tests FERRY_TEST_WINDOW (sync/crash.c). */
 static uint64_t
@@ -268,16 +269,22 @@ on_row(void *arg, const struct state_msg *m, struct err *err)
 	return 0;
 }
 
+/* What on_row() allocated for p (its flags are the table's). */
+static void
+row_release(struct plan_row *p)
+{
+	free((unsigned char *)p->fp);
+	free((char *)p->objid[0]);
+	free((char *)p->objid[1]);
+}
+
 static void
 rows_free(struct rows *r)
 {
 	size_t i;
 
-	for (i = 0; i < r->n; i++) {
-		free((unsigned char *)r->v[i].fp);
-		free((char *)r->v[i].objid[0]);
-		free((char *)r->v[i].objid[1]);
-	}
+	for (i = 0; i < r->n; i++)
+		row_release(&r->v[i]);
 	free(r->v);
 	intern_free(&r->flags);
 	memset(r, 0, sizeof(*r));
@@ -565,9 +572,7 @@ rows_unique(struct rows *r)
 	sort_array(r->v, r->n, sizeof(*r->v), cmp_row_id);
 	for (i = 0; i < r->n; i++) {
 		if (n > 0 && r->v[n - 1].id == r->v[i].id) {
-			free((unsigned char *)r->v[i].fp);
-			free((char *)r->v[i].objid[0]);
-			free((char *)r->v[i].objid[1]);
+			row_release(&r->v[i]);
 			continue;
 		}
 		r->v[n++] = r->v[i];
@@ -848,17 +853,21 @@ log_status(const struct cand *c, const struct pass *ps, int s)
  * The window of this pass on side s, if it needs one: an IMAP side with
  * mod-sequences (later windows are CHANGEDSINCE scans, whose cost does
  * not grow with what the earlier ones copied) and more than WINDOW new
- * messages, facing a side with nothing new, outside a dry run.  On a first sync
- * only while the pair has no rows: a windowed listing is not full, so it could
- * not tell that a row's message is gone.  The range of UIDs is taken at the
- * folder's density (messages per UID), so sparse UIDs give wider ranges.
+ * messages, facing a side with nothing new, outside a dry run.  On a
+ * first sync only while the pair has no rows: a windowed listing is not
+ * full, so it could not tell that a row's message is gone.  The range of
+ * UIDs is taken at the folder's density (messages per UID, from the
+ * server's STATUS, taken as at most one per UID), so sparse UIDs give
+ * wider ranges; and never narrower than a WINDOWS_MAX-th of the folder's
+ * UIDs, so that a server's wrong MESSAGES cannot make a run of a million
+ * passes.
  */
 static int
 window(struct cx *cx, struct pass *ps, int s, struct err *err)
 {
 	const struct store_folder *f = ps->c->f[s], *of = ps->c->f[!s];
 	const struct state_marks *m = &ps->pair.marks[s];
-	uint64_t rows, span, est;
+	uint64_t rows, span, est, width, msgs;
 	uint32_t lo;
 
 	if (cx->maildir[s] || cx->o->dry_run || f == NULL || !f->has_status ||
@@ -889,16 +898,20 @@ window(struct cx *cx, struct pass *ps, int s, struct err *err)
 		lo = ps->c->resume[s];
 	if (lo == 0 || lo >= f->uidnext)
 		return 0;
+	msgs = f->messages < f->uidnext - 1 ? f->messages : f->uidnext - 1;
 	span = f->uidnext - lo;
-	est = span * f->messages / (f->uidnext - 1);
+	est = span * msgs / (f->uidnext - 1);
 	if (est <= window_size())
 		return 0;
+	width = span * window_size() / est;
+	if (width < (f->uidnext - 1) / WINDOWS_MAX + 1)
+		width = (f->uidnext - 1) / WINDOWS_MAX + 1;
+	if (width >= span)
+		return 0;
 	ps->win_lo[s] = lo;
-	ps->win_hi[s] = lo + (uint32_t)(span * window_size() / est);
-	if (ps->win_hi[s] <= lo)
-		ps->win_hi[s] = lo + 1;
-	ps->win_rest = (uint64_t)(f->uidnext - ps->win_hi[s]) * f->messages /
-		       (f->uidnext - 1);
+	ps->win_hi[s] = lo + (uint32_t)width;
+	ps->win_rest =
+	    (uint64_t)(f->uidnext - ps->win_hi[s]) * msgs / (f->uidnext - 1);
 	log_debug("%s: %s: window of UIDs %u:%u", ps->c->name[s],
 	    state_side_name(s), lo, ps->win_hi[s] - 1);
 	return 0;
@@ -988,12 +1001,7 @@ folder_level(const struct err *err)
 	       err->kind == ERR_MSG || err->kind == ERR_LIMIT;
 }
 
-/*
- * Move one pass on as far as it can go now; true when it moved.  After a
- * channel-ending error (stopping) nothing new executes: a pass only
- * waits for what it sent.
- */
-static int settle_cand(struct cx *, struct cand *, struct err *);
+static int settle(struct cx *, struct cand *, size_t, struct err *);
 
 /*
  * The next window of ps's pair, in the same slot: first the proof of
@@ -1026,17 +1034,8 @@ pass_again(struct cx *cx, struct pass *ps)
 		c->now[s].highestmodseq = m->modseq;
 		c->f[s] = &c->now[s];
 	}
-	if (c->settle[0] || c->settle[1]) {
-		if (state_begin(cx->st, &ps->err) == -1)
-			return -1;
-		if (settle_cand(cx, c, &ps->err) == -1) {
-			state_rollback(cx->st, NULL);
-			return -1;
-		}
-		if (state_commit(cx->st, &ps->err) == -1)
-			return -1;
-		sync_crash_point("marks settled");
-	}
+	if (settle(cx, c, 1, &ps->err) == -1)
+		return -1;
 	pass_free(ps);
 	memset(ps, 0, sizeof(*ps));
 	ps->c = c;
@@ -1047,6 +1046,11 @@ pass_again(struct cx *cx, struct pass *ps)
 	return r;
 }
 
+/*
+ * Move one pass on as far as it can go now; true when it moved.  After a
+ * channel-ending error (stopping) nothing new executes: a pass only
+ * waits for what it sent.
+ */
 static bool
 pass_poll(struct cx *cx, struct pass *ps, unsigned *executing, bool stopping)
 {
@@ -1142,14 +1146,6 @@ run_pairs(struct cx *cx, struct cand *c, size_t n, struct err *err)
 }
 
 /*
- * After the passes: a Maildir folder a pass scanned or changed moves on
- * from the status listed before the pass (next_marks()) to the status
- * after it, when its store proves that the folder holds just what the
- * pass saw and did (store_settle()).  Then the next run skips it unless
- * something else changed it, instead of reading it in full to find this
- * run's own changes.  A crash in here leaves the earlier marks: a rescan.
- */
-/*
  * Settle c's flagged sides, inside the caller's transaction.  A side
  * proven takes the status after the pass as its marks, and as the
  * status the pair's next window compares them with (c->now).
@@ -1186,6 +1182,15 @@ settle_cand(struct cx *cx, struct cand *c, struct err *err)
 	return r;
 }
 
+/*
+ * After the passes (or after a window, for its pair alone: n 1): a
+ * Maildir folder a pass scanned or changed moves on from the status
+ * listed before the pass (next_marks()) to the status after it, when its
+ * store proves that the folder holds just what the pass saw and did
+ * (store_settle()).  Then the next run skips it unless something else
+ * changed it, instead of reading it in full to find this run's own
+ * changes.  A crash in here leaves the earlier marks: a rescan.
+ */
 static int
 settle(struct cx *cx, struct cand *c, size_t n, struct err *err)
 {
